@@ -1,0 +1,102 @@
+// The schema of oo.yaml (contract: "Configuration file"). Sections may be added, never renamed.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parsePublicKeyLine } from '../ssh/known-hosts.js';
+import { PROCESS_MANAGERS } from '../diagnosis/vocabulary.js';
+
+export const HOST_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** Docker's own rule for container names; also keeps the name harmless inside a shell command. */
+export const CONTAINER_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const DNS_NAME_PATTERN =
+  /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
+// POSIX portable user names, plus the `user@domain` and `DOMAIN\user` shapes are left out on purpose:
+// the name travels to sshd only, but nothing odd should reach logs or messages either.
+const USER_NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+export const INSTALLS = ['deb', 'rpm', 'docker'] as const;
+export type Install = (typeof INSTALLS)[number];
+
+const hostName = z.string().regex(HOST_NAME_PATTERN, {
+  message: 'names start with a letter or digit and contain only letters, digits, "_", "." and "-"',
+});
+
+const address = z
+  .string()
+  .min(1)
+  .refine((value) => isIP(value) !== 0 || DNS_NAME_PATTERN.test(value), {
+    message: 'must be a host name or an IP address',
+  });
+
+const publicKeyLine = z.string().superRefine((value, ctx) => {
+  try {
+    parsePublicKeyLine(value);
+  } catch (error) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `not a public key line "<type> <base64> [comment]": ${(error as Error).message}`,
+    });
+  }
+});
+
+const filePath = z.string().min(1, { message: 'must not be empty' });
+
+export const hostSchema = z.strictObject({
+  address,
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z.string().regex(USER_NAME_PATTERN, { message: 'must be a plain user name' }),
+  /** Private key file; when absent, the ssh-agent named by SSH_AUTH_SOCK is used. */
+  identityFile: filePath.optional(),
+  hostKey: publicKeyLine.optional(),
+  hostKeys: z.array(publicKeyLine).min(1).optional(),
+  knownHostsFile: filePath.optional(),
+  install: z.enum(INSTALLS).optional(),
+  processManager: z.enum(PROCESS_MANAGERS).optional(),
+  container: z
+    .string()
+    .regex(CONTAINER_NAME_PATTERN, { message: 'must match ^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$ (a Docker container name)' })
+    .optional(),
+  sudo: z.boolean().default(false),
+  jump: hostName.optional(),
+});
+
+export const sshSchema = z.strictObject({
+  connectTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+  commandTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
+  /** 0 turns keepalives off. */
+  keepaliveIntervalMs: z.number().int().min(0).max(600_000).default(15_000),
+  // OpenSSH's MaxSessions defaults to 10 channels per connection; stay below it.
+  maxSessionsPerConnection: z.number().int().min(1).max(9).default(4),
+  maxParallelHosts: z.number().int().min(1).max(1000).default(16),
+});
+
+/** Sections a later change fills in; accepted loosely now so that configs written for them still load. */
+const laterSection = z.looseObject({}).optional();
+
+export const configSchema = z.strictObject({
+  hosts: z.record(hostName, hostSchema).refine((hosts) => Object.keys(hosts).length > 0, {
+    message: 'needs at least one host',
+  }),
+  groups: z.record(hostName, z.array(hostName).min(1, { message: 'a group needs at least one host' })).default({}),
+  ssh: sshSchema.prefault({}),
+  slack: laterSection,
+  policy: laterSection,
+  alerts: laterSection,
+  redis: laterSection,
+});
+
+export type HostConfigInput = z.input<typeof hostSchema>;
+export type SshSettings = z.output<typeof sshSchema>;
+type RawConfig = z.output<typeof configSchema>;
+type RawHost = z.output<typeof hostSchema>;
+
+/** A host as configured, with paths expanded and the pinned keys gathered into one list. */
+export interface HostConfig extends Omit<RawHost, 'hostKey' | 'hostKeys'> {
+  /** Pinned public key lines (`hostKey` and `hostKeys` together); may be empty when knownHostsFile is set. */
+  hostKeys: string[];
+}
+
+export interface Config extends Omit<RawConfig, 'hosts'> {
+  hosts: Record<string, HostConfig>;
+  /** The file the configuration came from (for messages). */
+  file: string;
+}
