@@ -39,9 +39,17 @@ export function portConflictCauses(facts: Facts): Cause[] {
 
 const CONSEQUENCE_OF: CauseId[] = ['dependency_postgres', 'dependency_rabbitmq', 'dependency_redis', 'oom_killed', 'disk_full', 'fd_exhaustion', 'port_conflict'];
 
-/** A root cause on the host that makes docservice fail: then "docservice is down" is the symptom, ranked below it. */
+/**
+ * A root cause on the host that makes docservice fail: then "docservice is down" is the symptom, ranked
+ * below it. Only a well-supported root counts; a guess must not push the plain fact down.
+ */
 function rootBehind(roots: Cause[], service: string): boolean {
-  return roots.some((cause) => CONSEQUENCE_OF.includes(cause.id) && (cause.subject === undefined || cause.subject === service || cause.id.startsWith('dependency_')));
+  return roots.some(
+    (cause) =>
+      cause.confidence >= 0.6 &&
+      CONSEQUENCE_OF.includes(cause.id) &&
+      (cause.subject === undefined || cause.subject === service || cause.id.startsWith('dependency_')),
+  );
 }
 
 const EXPLAINS_CONNECTIONS: CauseId[] = ['wrong_upstream_port', 'firewall_block', 'selinux_denial', 'port_conflict'];

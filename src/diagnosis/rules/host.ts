@@ -4,7 +4,7 @@ import type { Cause } from '../types.js';
 import type { CauseId } from '../vocabulary.js';
 import { interleave, makeCause } from './cause.js';
 import type { Facts } from './facts.js';
-import { statesOf, withState } from './topology.js';
+import { docserviceProbes, isRunning, statesOf, withState } from './topology.js';
 
 const DEPENDENCY_CAUSE: Record<string, CauseId> = {
   postgres: 'dependency_postgres',
@@ -22,9 +22,19 @@ function dependencyName(name: string): string {
   return lower;
 }
 
+/**
+ * docservice's own /healthcheck asks its database layer (and editor data store) before answering, so
+ * a 2xx from it says docservice reaches what it needs, whatever a port check from the host shows.
+ */
+function docserviceHealthcheckPasses(facts: Facts): boolean {
+  const probes = docserviceProbes(facts).filter((probe) => /healthcheck/.test(probe.url));
+  return probes.length > 0 && probes.every((probe) => probe.code >= 200 && probe.code < 300);
+}
+
 /** docservice cannot work without its database, broker and cache; their failures show in its log. */
 export function dependencyCauses(facts: Facts): Cause[] {
   const causes: Cause[] = [];
+  const healthcheckPasses = docserviceHealthcheckPasses(facts);
   for (const dependency of ['rabbitmq', 'redis', 'postgres', 'mysql']) {
     const logLines = facts.logFindings.filter((finding) => finding.dependency === dependency);
     const checks = facts.dependencies.filter((check) => dependencyName(check.dependency) === dependency);
@@ -32,12 +42,17 @@ export function dependencyCauses(facts: Facts): Cause[] {
     const down = withState(statesOf(facts, dependency), 'stopped', 'failed', 'crashloop');
     // A dependency may live on another host, so a local process or unit that is down only corroborates.
     if (logLines.length === 0 && failedChecks.length === 0) continue;
+    // A port check that fails while docservice's healthcheck passes looked in the wrong place (the
+    // dependency lives elsewhere, or behind another address): docservice itself reaches it.
+    if (logLines.length === 0 && healthcheckPasses) continue;
     // A reachable dependency makes old connection errors in the log a thing of the past.
     const reachableNow = checks.length > 0 && failedChecks.length === 0;
     const corroborated = [logLines.length > 0, failedChecks.length > 0, down.length > 0].filter(Boolean).length;
     let confidence = logLines.length > 0 ? 0.82 : 0.78;
     if (corroborated >= 2) confidence = 0.95;
-    if (reachableNow) confidence = Math.min(confidence, 0.45);
+    // Without a single complaint in docservice's log, a closed port is a lead, not a root cause.
+    if (logLines.length === 0) confidence = down.length > 0 ? 0.55 : 0.4;
+    if (reachableNow || healthcheckPasses) confidence = Math.min(confidence, 0.45);
     causes.push(makeCause(DEPENDENCY_CAUSE[dependency]!, confidence, interleave(3, failedChecks, down, logLines), dependency));
   }
   return causes;
@@ -59,6 +74,9 @@ export function oomCauses(facts: Facts): Cause[] {
   }
   const causes: Cause[] = [];
   for (const [subject, kills] of bySubject) {
+    // The kernel log keeps old kills: one whose service has since come back and answers is history.
+    const recovered = subject !== '' && isRunning(facts, subject) && (subject !== 'docservice' || docserviceHealthcheckPasses(facts));
+    if (recovered) continue;
     causes.push(makeCause('oom_killed', subject ? 0.9 : 0.5, kills, subject || undefined));
   }
   const containers = facts.services.filter((status) => status.oomKilled === true);
