@@ -63,7 +63,9 @@ function rank(causes: Cause[]): Cause[] {
 function unexplained(facts: Facts, causes: Cause[]): Cause[] {
   if (causes.some((cause) => cause.id !== 'other')) return [];
   const probes = facts.probes.filter(failingProbe);
-  const upstreamErrors = facts.nginxErrors;
+  // Error lines are history when every probe answers now: they explain nothing about the present.
+  const answersNow = facts.probes.length > 0 && probes.length === 0;
+  const upstreamErrors = answersNow ? [] : facts.nginxErrors;
   const testFailures = facts.nginxTestErrors;
   if (probes.length === 0 && upstreamErrors.length === 0 && testFailures.length === 0) return [];
   return [makeCause('other', 0.4, [...probes.slice(0, 4), ...upstreamErrors.slice(0, 4), ...testFailures.slice(0, 2)])];

@@ -137,10 +137,10 @@ export function unreachableFinding(
 }
 
 /** Which process manager and install kind run ONLYOFFICE here: configured, or asked of the host. */
-async function detectHost(
+export async function detectHost(
   runner: CommandRunner,
   host: DiagnosisHost,
-  runbook: DiagnosisRunbook,
+  runbook: Pick<DiagnosisRunbook, 'detectFor'>,
 ): Promise<{ processManager: ProcessManager; install: InstallKind; record?: StepRecord }> {
   const configuredInstall: InstallKind = host.install ?? 'unknown';
   if (host.processManager !== undefined) return { processManager: host.processManager, install: configuredInstall };

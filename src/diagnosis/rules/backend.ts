@@ -8,6 +8,7 @@ import {
   DOCSERVICE_DEFAULT_PORT,
   docserviceErrors,
   docserviceProbes,
+  isRunning,
   docserviceTargets,
   exampleErrors,
   exampleProbes,
@@ -62,6 +63,11 @@ function connectionExplained(roots: Cause[]): boolean {
   return roots.some((cause) => EXPLAINS_CONNECTIONS.includes(cause.id) && cause.confidence >= 0.75);
 }
 
+function answersNow(facts: Facts): boolean {
+  const probes = docserviceProbes(facts);
+  return probes.length > 0 && probes.every((probe) => probe.code >= 200 && probe.code < 400) && isRunning(facts, 'docservice');
+}
+
 export function docserviceCauses(facts: Facts, roots: Cause[]): Cause[] {
   const statuses = statesOf(facts, 'docservice');
   const stopped = withState(statuses, 'stopped');
@@ -74,6 +80,9 @@ export function docserviceCauses(facts: Facts, roots: Cause[]): Cause[] {
   const absence = nobodyListens ? [facts.listenerHeader] : [];
   const managerSaysDown = stopped.length > 0 || looping.length > 0;
   if (!managerSaysDown && connectionExplained(roots)) return [];
+  // The error log keeps every refusal since it was rotated; a docservice that runs and answers its own
+  // healthcheck now makes those lines history (e.g. right after a restart).
+  if (!managerSaysDown && answersNow(facts)) return [];
   const consequence = rootBehind(roots, 'docservice');
   const cap = (confidence: number): number => (consequence ? Math.min(confidence, 0.5) : confidence);
 

@@ -41,10 +41,17 @@ function settingLines(facts: Facts, ...names: string[]): Facts['proxySettings'] 
   return facts.proxySettings.filter((setting) => names.includes(setting.name));
 }
 
+/**
+ * nginx answers 504 Gateway Timeout when the upstream is too slow for it: a probe that gets 504 through
+ * nginx is timeout evidence even before the error log is read (or when only probes were re-run).
+ */
 export function upstreamTimeoutCauses(facts: Facts): Cause[] {
   const events = facts.nginxErrors.filter((event) => event.kind === 'read_timeout');
-  if (events.length === 0) return [];
-  return [makeCause('upstream_timeout', 0.85, [...events.slice(0, 4), ...settingLines(facts, 'proxy_read_timeout', 'proxy_send_timeout').slice(0, 2)])];
+  const gatewayTimeouts = nginxProbes(facts).filter((probe) => probe.code === 504);
+  if (events.length === 0 && gatewayTimeouts.length === 0) return [];
+  const confidence = events.length > 0 ? 0.85 : 0.6;
+  const settings = settingLines(facts, 'proxy_read_timeout', 'proxy_send_timeout').slice(0, 2);
+  return [makeCause('upstream_timeout', confidence, [...events.slice(0, 4), ...gatewayTimeouts.slice(0, 2), ...settings])];
 }
 
 export function headerTooBigCauses(facts: Facts): Cause[] {
