@@ -57,10 +57,18 @@ export function stepOutput(result: CommandResult): string {
   return parts.filter((part) => part !== '').join('\n');
 }
 
-async function runStep(runner: CommandRunner, step: PlannedCommand): Promise<StepRecord> {
+/**
+ * Runs one planned command and records it as the contract's step: output redacted, cut short noted.
+ * A command that could not run at all (the connection dropped mid-run) is a record too, not a crash.
+ */
+export async function runStep(runner: CommandRunner, step: PlannedCommand, stdin?: string): Promise<StepRecord> {
   const started = Date.now();
   try {
-    const result = await runner.run(step.command, { timeoutMs: step.timeoutMs, maxOutputBytes: step.maxOutputBytes });
+    const result = await runner.run(step.command, {
+      timeoutMs: step.timeoutMs,
+      maxOutputBytes: step.maxOutputBytes,
+      ...(stdin !== undefined ? { stdin } : {}),
+    });
     return {
       id: step.id,
       command: step.command,
@@ -71,13 +79,12 @@ async function runStep(runner: CommandRunner, step: PlannedCommand): Promise<Ste
       ...(result.truncated ? { truncated: true } : {}),
     };
   } catch (error) {
-    // A step that could not run at all (the connection dropped mid-run) is evidence, not a crash.
     return {
       id: step.id,
       command: step.command,
       exitCode: null,
       durationMs: Date.now() - started,
-      output: redactSecrets(`[step failed: ${errorMessage(error)}]`),
+      output: redactSecrets(`[could not run: ${errorMessage(error)}]`),
     };
   }
 }

@@ -1,8 +1,7 @@
 import { classify } from '../diagnosis/classify.js';
-import { errorMessage, evidenceOf, stepOutput, type PlannedCommand } from '../diagnosis/diagnose.js';
+import { evidenceOf, runStep, type PlannedCommand } from '../diagnosis/diagnose.js';
 import type { Cause, StepRecord } from '../diagnosis/types.js';
 import type { CauseId, Risk } from '../diagnosis/vocabulary.js';
-import { redactSecrets } from '../security/redact.js';
 import type { CommandRunner } from '../ssh/runner.js';
 
 /** A remediation rendered for one host: fixed commands, ready to run. */
@@ -45,33 +44,6 @@ export interface RemediationOutcome {
   finishedAt: string;
 }
 
-async function runCommand(runner: CommandRunner, step: PlannedCommand, stdin?: string): Promise<StepRecord> {
-  const started = Date.now();
-  try {
-    const result = await runner.run(step.command, {
-      timeoutMs: step.timeoutMs,
-      maxOutputBytes: step.maxOutputBytes,
-      ...(stdin !== undefined ? { stdin } : {}),
-    });
-    return {
-      id: step.id,
-      command: step.command,
-      exitCode: result.exitCode,
-      durationMs: result.durationMs,
-      output: redactSecrets(stepOutput(result)),
-      ...(result.timedOut ? { timedOut: true } : {}),
-    };
-  } catch (error) {
-    return {
-      id: step.id,
-      command: step.command,
-      exitCode: null,
-      durationMs: Date.now() - started,
-      output: redactSecrets(`[could not run: ${errorMessage(error)}]`),
-    };
-  }
-}
-
 const succeeded = (record: StepRecord): boolean => record.exitCode === 0 && record.timedOut !== true;
 
 /**
@@ -109,17 +81,17 @@ export async function executeRemediation(
   });
   const rollback = async (): Promise<boolean> => {
     if (!plan.rollback) return false;
-    steps.push(await runCommand(runner, plan.rollback));
+    steps.push(await runStep(runner, plan.rollback));
     return true;
   };
 
   if (plan.precheck) {
-    const precheck = await runCommand(runner, plan.precheck);
+    const precheck = await runStep(runner, plan.precheck);
     steps.push(precheck);
     if (!succeeded(precheck)) return finish('precheck_failed', false);
   }
 
-  const command = await runCommand(runner, plan.command, plan.stdin);
+  const command = await runStep(runner, plan.command, plan.stdin);
   steps.push(command);
   if (!succeeded(command)) return finish('failed', await rollback());
 
@@ -127,7 +99,7 @@ export async function executeRemediation(
   let remaining: Cause[] = [];
   for (let attempt = 1; attempt <= attempts; attempt++) {
     await sleep(plan.settleMs ?? 1000);
-    const verification = await Promise.all(plan.verify.map((step) => runCommand(runner, step)));
+    const verification = await Promise.all(plan.verify.map((step) => runStep(runner, step)));
     steps.push(...verification);
     const classification = classify(evidenceOf(verification));
     remaining = remainingFaults(plan, classification.causes);
