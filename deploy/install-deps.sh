@@ -14,4 +14,7 @@ apt-get install -y -qq --no-install-recommends \
 # Debian starts these on install where it can; the lab runs its own instance of each per host.
 for svc in nginx supervisor redis-server ssh; do service "$svc" stop >/dev/null 2>&1 || true; done
 
-npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: msgpackr-extract (via bullmq) lists optional prebuilt packages for other
+# platforms that the registry reachable here does not serve, and `npm ci` refuses a lock without them.
+# `npm install` keeps the lock's versions and skips the optional packages it cannot get.
+npm install --no-audit --no-fund
