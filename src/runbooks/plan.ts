@@ -1,12 +1,6 @@
 // From a validated runbook and a host's facts to the exact commands to run. Pure: no I/O.
 import type { Cause, RemediationRef } from '../diagnosis/types.js';
-import {
-  INSTALL_KINDS,
-  PROCESS_MANAGERS,
-  type EvidenceKey,
-  type InstallKind,
-  type ProcessManager,
-} from '../diagnosis/vocabulary.js';
+import { PROCESS_MANAGERS, type EvidenceKey, type InstallKind, type ProcessManager } from '../diagnosis/vocabulary.js';
 import type { RemediationCommand, Runbook, RunbookFix, RunbookRemediation, StepCommand } from './schema.js';
 import { DEFAULT_LOG_LINES, renderCommand, shellQuote, type TemplateParams } from './template.js';
 

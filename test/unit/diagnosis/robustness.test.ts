@@ -67,13 +67,13 @@ describe('robustness', () => {
     );
   });
 
-  it('handles a large log tail in bounded time', () => {
+  // Speed is a benchmark's business (timed unit tests flake on a loaded machine); this proves a large
+  // tail is read whole and the citation stays bounded. vitest's test timeout guards against a hang.
+  it('handles a large log tail, citing a bounded number of lines', () => {
     const line = fixture('nginx_error_log/documentserver-1598-refused-8000.log').split('\n')[0]!;
     const big = Array.from({ length: 20_000 }, () => line).join('\n');
-    const started = Date.now();
     const result = classify({ nginx_error_log: big, other: 'x'.repeat(200_000) });
     expect(result.causes[0]!.id).toBe('backend_down');
     expect(result.causes[0]!.evidence.length).toBeLessThanOrEqual(8);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
