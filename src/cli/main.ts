@@ -1,5 +1,13 @@
+import { createWriteStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
+import { Redis } from 'ioredis';
+import { SettingsError, startService, type ServiceMode } from '../app/index.js';
+import { keyspace } from '../queue/keys.js';
+import { clientOptions, waitForReady } from '../queue/redis.js';
+import { AUDIT_KINDS, AuditLog, type AuditKind } from '../remediation/audit.js';
 import { ConfigError, loadConfig, resolveTargets, UnknownTargetError, type Config } from '../config/index.js';
 import { classify } from '../diagnosis/classify.js';
 import { diagnoseHosts, rankWithRemediations } from '../diagnosis/diagnose.js';
@@ -130,6 +138,71 @@ async function runbooksCommand(options: { json?: boolean }, io: Io): Promise<num
   return EXIT.ok;
 }
 
+/** Resolves on SIGINT or SIGTERM (the way a service manager or Kubernetes stops a process). */
+function untilStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(signal);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+  });
+}
+
+async function serviceCommand(mode: ServiceMode, options: { config?: string }, io: Io): Promise<number> {
+  const config = await loadConfig(options.config);
+  const service = await startService({ config, mode });
+  const signal = await untilStopSignal();
+  io.stderr(`oo ${mode}: ${signal} received, finishing running work\n`);
+  await service.close();
+  return EXIT.ok;
+}
+
+async function auditExportCommand(
+  options: { config?: string; since?: string; host?: string; incident?: string; kind?: string; out?: string },
+  io: Io,
+): Promise<number> {
+  const config = await loadConfig(options.config);
+  const redisUrl = process.env.REDIS_URL || config.redis.url;
+  if (!redisUrl) throw new UsageError('REDIS_URL is not set (and oo.yaml has no redis.url)');
+  if (options.kind !== undefined && !(AUDIT_KINDS as readonly string[]).includes(options.kind)) {
+    throw new UsageError(`--kind must be one of ${AUDIT_KINDS.join(', ')} (got ${JSON.stringify(options.kind)})`);
+  }
+  if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) {
+    throw new UsageError(`--since is not a time: ${JSON.stringify(options.since)} (use ISO 8601, e.g. 2025-01-31T00:00:00Z)`);
+  }
+  const redis = new Redis(redisUrl, { ...clientOptions('producer'), lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await waitForReady(redis, 10_000);
+    const log = new AuditLog(redis, keyspace(config.redis.prefix));
+    const stream: Writable = options.out
+      ? createWriteStream(options.out, { flags: 'w', mode: 0o600 })
+      : new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            io.stdout(chunk.toString('utf8'));
+            done();
+          },
+        });
+    const written = await log.exportJsonl(stream, {
+      ...(options.since ? { since: options.since } : {}),
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.incident ? { incidentKey: options.incident } : {}),
+      ...(options.kind ? { kind: options.kind as AuditKind } : {}),
+    });
+    stream.end();
+    if (options.out) await once(stream, 'close');
+    io.stderr(`oo audit export: ${written} entr${written === 1 ? 'y' : 'ies'}${options.out ? ` written to ${options.out}` : ''}\n`);
+    return EXIT.ok;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('oo')
     .description('Finds why ONLYOFFICE Docs answers 502 Bad Gateway, shows the proof, names the fix.')
@@ -163,6 +236,29 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('list the runbooks after validating them')
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => run(() => runbooksCommand(options, io))());
+  program
+    .command('serve')
+    .description('Slack app + alert webhooks + workers in one process (PORT, default 3000)')
+    .addOption(configOption())
+    .action((options: { config?: string }) => run(() => serviceCommand('serve', options, io))());
+  program
+    .command('worker')
+    .description('workers only, against the same Redis (scale out diagnoses and remediations)')
+    .addOption(configOption())
+    .action((options: { config?: string }) => run(() => serviceCommand('worker', options, io))());
+  const audit = program.command('audit').description('the audit trail of requests, approvals and commands');
+  audit
+    .command('export')
+    .description('write the audit trail as JSON Lines, oldest first (to stdout or --out)')
+    .addOption(configOption())
+    .option('--since <time>', 'only entries at or after this ISO 8601 time')
+    .option('--host <host>', 'only entries about this host')
+    .option('--incident <key>', 'only entries about this incident')
+    .option('--kind <kind>', `only entries of this kind (${AUDIT_KINDS.join(', ')})`)
+    .option('--out <file>', 'write to this file (mode 0600) instead of stdout')
+    .action((options: { config?: string; since?: string; host?: string; incident?: string; kind?: string; out?: string }) =>
+      run(() => auditExportCommand(options, io))(),
+    );
   return program;
 }
 
@@ -183,6 +279,7 @@ export async function runCli(argv: string[], io: Io = defaultIo()): Promise<numb
       error instanceof RunbookError ||
       error instanceof UnknownTargetError ||
       error instanceof EvidenceInputError ||
+      error instanceof SettingsError ||
       error instanceof UsageError
     ) {
       io.stderr(`oo: ${error.message}\n`);

@@ -92,6 +92,21 @@ function crossFieldProblems(raw: unknown, parsed: ParsedYaml): YamlProblem[] {
     }
   }
 
+  // The alert channel is where approvals are clicked: a channel the policy does not cover would show
+  // buttons that every click is refused on.
+  const slack = isRecord(raw.slack) ? raw.slack : {};
+  const policy = isRecord(raw.policy) ? raw.policy : undefined;
+  if (typeof slack.channel === 'string' && /^[CG]/.test(slack.channel) && policy && Array.isArray(policy.channels)) {
+    if (!policy.channels.includes(slack.channel)) {
+      problems.push(
+        parsed.problemAt(
+          ['slack', 'channel'],
+          `channel ${slack.channel} is not in policy.channels (${policy.channels.join(', ')}): approvals there would all be refused`,
+        ),
+      );
+    }
+  }
+
   const groups = isRecord(raw.groups) ? raw.groups : {};
   for (const [group, members] of Object.entries(groups)) {
     if (hostNames.has(group)) {

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parsePublicKeyLine } from '../ssh/known-hosts.js';
 import { PROCESS_MANAGERS } from '../diagnosis/vocabulary.js';
+import { policySchema } from '../remediation/policy.js';
 
 export const HOST_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Docker's own rule for container names; also keeps the name harmless inside a shell command. */
@@ -69,8 +70,58 @@ export const sshSchema = z.strictObject({
   maxParallelHosts: z.number().int().min(1).max(1000).default(16),
 });
 
-/** Sections a later change fills in; accepted loosely now so that configs written for them still load. */
-const laterSection = z.looseObject({}).optional();
+/** A Slack channel id (`C…`, private `G…`), or `#name` (resolved to an id at start, see app/settings.ts). */
+const SLACK_CHANNEL = /^(?:[CG][A-Z0-9]{2,20}|#[a-z0-9][a-z0-9_-]{0,79})$/;
+const PROMETHEUS_LABEL = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/**
+ * The `slack:` section. No defaults here: the section is read back as written (defaults are applied
+ * where they are used, app/settings.ts), so `oo hosts --json` shows what the operator wrote.
+ */
+export const slackSchema = z.strictObject({
+  /** Where alert incidents get their parent message; must be one of policy.channels. */
+  channel: z.string().regex(SLACK_CHANNEL, { message: 'must be a channel id (C… or G…) or "#name"' }).optional(),
+  /** How long a remediation button can be approved. */
+  actionTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+  /** Least time between two edits of a progress message (Slack allows about one edit a second). */
+  progressEveryMs: z.number().int().min(250).max(60_000).optional(),
+  /** Least time between two messages to one channel (chat.postMessage: about 1 per second). */
+  postEveryMs: z.number().int().min(0).max(60_000).optional(),
+});
+
+export const alertsSchema = z.strictObject({
+  /** Labels that name the host, most trusted first; matched against inventory names and addresses. */
+  hostLabels: z
+    .array(z.string().regex(PROMETHEUS_LABEL, { message: 'must be a Prometheus label name' }))
+    .min(1)
+    .default(['instance', 'host', 'hostname', 'nodename']),
+  /** Least time between two "more alerts" replies in one incident's thread. */
+  repeatWindowMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(60_000),
+  /** Alerts accepted in one webhook body. */
+  maxAlertsPerBody: z.number().int().min(1).max(10_000).default(1000),
+  /** Largest webhook body accepted, in bytes. */
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+});
+
+export const redisSchema = z.strictObject({
+  /** `redis://…`; REDIS_URL wins when set. */
+  url: z.string().regex(/^rediss?:\/\//, { message: 'must start with redis:// or rediss://' }).optional(),
+  /** Key prefix; `{oo}` (a hash tag) for Redis Cluster. */
+  prefix: z
+    .string()
+    .regex(/^(?:\{[A-Za-z0-9_.-]{1,64}\}|[A-Za-z0-9_.-]{1,64})$/, { message: 'use 1-64 of A-Z a-z 0-9 _ . -, optionally in {}' })
+    .default('oo'),
+});
+
+export const workersSchema = z.strictObject({
+  /** Diagnoses run at once by one process (each holds one SSH connection's channels). */
+  diagnosisConcurrency: z.number().int().min(1).max(256).default(4),
+  /** Remediations run at once by one process (one per host at a time regardless). */
+  remediationConcurrency: z.number().int().min(1).max(64).default(2),
+  /** Tries per diagnosis, the first included (retried with exponential backoff). */
+  diagnosisAttempts: z.number().int().min(1).max(20).default(3),
+  diagnosisBackoffMs: z.number().int().min(100).max(600_000).default(2_000),
+});
 
 export const configSchema = z.strictObject({
   hosts: z.record(hostName, hostSchema).refine((hosts) => Object.keys(hosts).length > 0, {
@@ -78,14 +129,20 @@ export const configSchema = z.strictObject({
   }),
   groups: z.record(hostName, z.array(hostName).min(1, { message: 'a group needs at least one host' })).default({}),
   ssh: sshSchema.prefault({}),
-  slack: laterSection,
-  policy: laterSection,
-  alerts: laterSection,
-  redis: laterSection,
+  slack: slackSchema.optional(),
+  /** Who may approve what, where; without it nobody can approve a remediation. */
+  policy: policySchema.optional(),
+  alerts: alertsSchema.prefault({}),
+  redis: redisSchema.prefault({}),
+  workers: workersSchema.prefault({}),
 });
 
 export type HostConfigInput = z.input<typeof hostSchema>;
 export type SshSettings = z.output<typeof sshSchema>;
+export type SlackSettingsInput = z.output<typeof slackSchema>;
+export type AlertSettings = z.output<typeof alertsSchema>;
+export type RedisSettings = z.output<typeof redisSchema>;
+export type WorkerSettings = z.output<typeof workersSchema>;
 type RawConfig = z.output<typeof configSchema>;
 type RawHost = z.output<typeof hostSchema>;
 

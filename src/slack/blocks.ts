@@ -2,6 +2,7 @@
 // characters, escaped for mrkdwn, kept inside code blocks it cannot break out of, and cut at line
 // boundaries so every message passes validateMessage. What was cut goes, whole and raw, into
 // `attachments` for upload as a file.
+import { chainOf, type ChainNode, type LinkState } from '../diagnosis/chain.js';
 import type { Finding, RankedCause, StepRecord } from '../diagnosis/types.js';
 import type { Risk, Verdict } from '../diagnosis/vocabulary.js';
 import {
@@ -246,75 +247,30 @@ function fits(blocks: Block[], text: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Diagnosis
 
-export type ChainState = 'ok' | 'broken' | 'unknown';
-export interface ChainNode {
-  name: string;
-  state: ChainState;
-}
-export interface ChainView {
-  nodes: ChainNode[];
-  /** Index of the node the broken link leads to; undefined when no link is known to be broken. */
-  brokenAt: number | undefined;
-  note: string;
-}
+const STATE_MARK: Record<LinkState, string> = { ok: ':white_check_mark:', broken: ':x:', unknown: ':grey_question:' };
 
-const NGINX_CAUSES = new Set(['nginx_down', 'nginx_config_invalid']);
-const DEPENDENCY_NAMES: Record<string, string> = {
-  dependency_postgres: 'postgres',
-  dependency_rabbitmq: 'rabbitmq',
-  dependency_redis: 'redis',
-};
-
-/** client → nginx → docservice → dependencies, with the link the top cause breaks. */
-export function chainOf(finding: Finding): ChainView {
-  const node = (name: string, state: ChainState): ChainNode => ({ name, state });
-  const top = finding.causes[0];
-  if (finding.verdict === 'healthy') {
-    return {
-      nodes: [node('client', 'ok'), node('nginx', 'ok'), node('docservice', 'ok'), node('dependencies', 'ok')],
-      brokenAt: undefined,
-      note: 'Every link answers.',
-    };
-  }
-  if (finding.verdict === 'unreachable' || !top || top.id === 'host_unreachable' || top.id === 'other') {
-    return {
-      nodes: [node('client', 'unknown'), node('nginx', 'unknown'), node('docservice', 'unknown'), node('dependencies', 'unknown')],
-      brokenAt: undefined,
-      note: finding.verdict === 'unreachable' ? 'The host could not be reached over SSH.' : 'No single broken link identified.',
-    };
-  }
-  if (NGINX_CAUSES.has(top.id) || top.subject === 'nginx') {
-    return {
-      nodes: [node('client', 'ok'), node('nginx', 'broken'), node('docservice', 'unknown'), node('dependencies', 'unknown')],
-      brokenAt: 1,
-      note: 'Broken between the client and nginx.',
-    };
-  }
-  const dependency = DEPENDENCY_NAMES[top.id];
-  if (dependency) {
-    return {
-      nodes: [node('client', 'ok'), node('nginx', 'ok'), node('docservice', 'ok'), node(dependency, 'broken')],
-      brokenAt: 3,
-      note: `Broken between docservice and ${dependency}.`,
-    };
-  }
-  const upstream = top.id === 'example_not_started' || top.subject === 'example' ? 'example' : 'docservice';
-  return {
-    nodes: [node('client', 'ok'), node('nginx', 'ok'), node(upstream, 'broken'), node('dependencies', 'unknown')],
-    brokenAt: 2,
-    note: `Broken between nginx and ${upstream}.`,
-  };
-}
-
-const STATE_MARK: Record<ChainState, string> = { ok: ':white_check_mark:', broken: ':x:', unknown: ':grey_question:' };
-
-function chainText(view: ChainView): string {
-  const parts = view.nodes.map((n, i) => {
-    const name = n.state === 'broken' ? `*${n.name}*` : n.name;
-    const link = i === 0 ? '' : i === view.brokenAt ? '  ━✖━▶  ' : '  →  ';
-    return `${link}${STATE_MARK[n.state]} ${name}`;
+/**
+ * The request path from src/diagnosis/chain.ts (the one chain model), as one mrkdwn section: the main
+ * path in order, the example as the side branch it is, and which link broke and why.
+ */
+export function chainText(nodes: readonly ChainNode[]): string {
+  const label = (node: ChainNode) => (node.state === 'broken' ? `*${node.label}*` : node.label);
+  const main = nodes.filter((node) => node.link !== 'example');
+  const parts = main.map((node, i) => {
+    const previous = main[i - 1];
+    const link = i === 0 ? '' : node.state === 'broken' && previous?.state !== 'broken' ? '  ━✖━▶  ' : '  →  ';
+    return `${link}${STATE_MARK[node.state]} ${label(node)}`;
   });
-  return `*Path:* ${parts.join('')}\n_${view.note}_`;
+  const example = nodes.find((node) => node.link === 'example');
+  const branch = example ? `   ·   ${STATE_MARK[example.state]} ${label(example)}` : '';
+  const broken = nodes.filter((node) => node.state === 'broken');
+  const note =
+    broken.length > 0
+      ? `Broken: ${broken.map((node) => `${node.label} (${node.causes.join(', ')})`).join('; ')}.`
+      : nodes.some((node) => node.state === 'unknown')
+        ? 'Not every link could be examined.'
+        : 'Every link answers.';
+  return `*Path:* ${parts.join('')}${branch}\n_${mrkdwnSafe(note)}_`;
 }
 
 const VERDICT_MARK: Record<Verdict, string> = {

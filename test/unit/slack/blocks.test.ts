@@ -6,7 +6,7 @@ import {
   MAX_REMEDIATION_BUTTONS,
   allocate,
   REMEDIATE_ACTIONS_BLOCK_ID,
-  chainOf,
+  chainText,
   codeLine,
   escapeMrkdwn,
   fitLines,
@@ -20,6 +20,7 @@ import {
   type RenderedMessage,
 } from '../../../src/slack/blocks.js';
 import { SLACK_LIMITS, blocksTextLength, validateMessage, type Block } from '../../../src/slack/limits.js';
+import { chainOf } from '../../../src/diagnosis/chain.js';
 
 // nginx's error-log format (ngx_log_error: "YYYY/MM/DD HH:MM:SS [level] pid#tid: *cid message, client: …").
 const REFUSED =
@@ -126,8 +127,8 @@ describe('renderDiagnosis', () => {
     expect(summary?.type === 'section' && summary.text?.text).toBe(
       '*Most likely:* docservice is not running — 93% `backend_down` · 1 other possible cause',
     );
-    expect(chain?.type === 'section' && chain.text?.text).toContain('━✖━▶  :x: *docservice*');
-    expect(chain?.type === 'section' && chain.text?.text).toContain('Broken between nginx and docservice.');
+    expect(chain?.type === 'section' && chain.text?.text).toContain('nginx → docservice  ━✖━▶  :x: *docservice*');
+    expect(chain?.type === 'section' && chain.text?.text).toContain('Broken: docservice (backend_down, port_conflict).');
     expect(first?.type === 'section' && first.text?.text).toMatch(/^\*1\. docservice is not running\* — 93% `backend_down`\n```\nnginx_error_log \| 2024\/05\/14 10:21:33 \[error\]/);
     expect(next?.type === 'section' && next.text?.text).toMatch(/^\*2\. another process holds port 8000\* — 41%/);
     expect(fixes?.type === 'section' && fixes.text?.text).toContain('`sudo supervisorctl restart ds:docservice` on `docs-1`');
@@ -241,19 +242,24 @@ describe('renderDiagnosis', () => {
     expect(unreachable.blocks.some((b) => b.type === 'actions')).toBe(false);
   });
 
-  it('names the broken link for each kind of cause', () => {
-    const at = (id: RankedCause['id'], subject?: string) => {
-      const view = chainOf(finding({ causes: [cause({ id, ...(subject ? { subject } : {}) })] }));
-      return view.brokenAt === undefined ? 'none' : view.nodes[view.brokenAt]?.name;
-    };
-    expect(at('nginx_down')).toBe('nginx');
-    expect(at('backend_down')).toBe('docservice');
-    expect(at('upstream_timeout')).toBe('docservice');
-    expect(at('example_not_started')).toBe('example');
-    expect(at('dependency_redis')).toBe('redis');
-    expect(at('oom_killed', 'nginx')).toBe('nginx');
-    expect(at('other')).toBe('none');
-    expect(chainOf(finding({ verdict: 'healthy', causes: [] })).nodes.every((n) => n.state === 'ok')).toBe(true);
+  it('shows the broken link of the one chain model (src/diagnosis/chain.ts) for each kind of cause', () => {
+    const text = (id: RankedCause['id'], verdict: Finding['verdict'] = 'fault') =>
+      chainText(chainOf(finding({ verdict, causes: [cause({ id })] })));
+    expect(text('nginx_down')).toContain('━✖━▶  :x: *nginx*');
+    expect(text('nginx_down')).toContain('Broken: nginx (nginx_down).');
+    expect(text('backend_down')).toContain('━✖━▶  :x: *docservice*');
+    expect(text('upstream_timeout')).toContain('━✖━▶  :x: *nginx → docservice*');
+    expect(text('dependency_redis')).toContain('━✖━▶  :x: *dependencies (PostgreSQL, RabbitMQ, Redis)*');
+    // The example hangs off nginx on its own: the main path stays whole, the side branch is broken.
+    const example = text('example_not_started');
+    expect(example).not.toContain('━✖━▶');
+    expect(example).toContain('·   :x: *example (/example/)*');
+    expect(text('host_unreachable', 'unreachable')).toMatch(/^\*Path:\* :x: \*host \(ssh\)\* {2}→ {2}:grey_question: nginx/);
+    const healthy = chainText(chainOf({ verdict: 'healthy', causes: [] }));
+    expect(healthy).not.toContain(':x:');
+    expect(healthy).toContain('_Every link answers._');
+    const unknown = chainText(chainOf({ verdict: 'unknown', causes: [] }));
+    expect(unknown).toContain('_Not every link could be examined._');
   });
 
   it('always fits Slack, whatever the finding (property)', () => {

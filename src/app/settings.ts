@@ -1,0 +1,121 @@
+// What the service runs with: oo.yaml plus the contract's environment variables, checked once at start
+// so that a missing token or a bad URL is named before anything listens.
+import type { LogLevel } from '@slack/bolt';
+import type { Config } from '../config/index.js';
+import type { PolicyConfig } from '../remediation/policy.js';
+import { parseLogLevel } from './logger.js';
+
+export type ServiceMode = 'serve' | 'worker';
+
+export interface ServiceSettings {
+  mode: ServiceMode;
+  botToken: string;
+  /** HTTP mode only. */
+  signingSecret?: string;
+  /** Socket Mode when set. */
+  appToken?: string;
+  /** Base URL of the Slack Web API (`…/api/`). */
+  slackApiUrl?: string;
+  redisUrl: string;
+  redisPrefix: string;
+  port: number;
+  /** Bearer token the alert webhooks require (serve only). */
+  alertToken?: string;
+  logLevel: LogLevel;
+  /** Channel id for alert incidents. */
+  alertChannel?: string;
+  policy?: PolicyConfig;
+  actionTtlMs: number;
+  progressEveryMs: number;
+  postEveryMs: number;
+}
+
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`cannot start: ${problems.join('; ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+const SLACK_TOKEN = /^xox[bp]-[A-Za-z0-9-]{4,}$/;
+const APP_TOKEN = /^xapp-[A-Za-z0-9-]{4,}$/;
+
+export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: ServiceMode): ServiceSettings {
+  const problems: string[] = [];
+  const get = (name: string) => {
+    const value = env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  };
+
+  const botToken = get('SLACK_BOT_TOKEN');
+  if (!botToken) problems.push('SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)');
+  else if (!SLACK_TOKEN.test(botToken)) problems.push('SLACK_BOT_TOKEN does not look like a bot token (xoxb-…)');
+
+  const appToken = get('SLACK_APP_TOKEN');
+  if (appToken && !APP_TOKEN.test(appToken)) problems.push('SLACK_APP_TOKEN does not look like an app-level token (xapp-…)');
+  const signingSecret = get('SLACK_SIGNING_SECRET');
+  if (mode === 'serve' && !appToken && !signingSecret) {
+    problems.push('SLACK_SIGNING_SECRET is not set: HTTP mode (no SLACK_APP_TOKEN) must verify every request from Slack');
+  }
+
+  const slackApiUrl = get('SLACK_API_URL');
+  if (slackApiUrl) {
+    try {
+      const url = new URL(slackApiUrl);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
+    } catch {
+      problems.push(`SLACK_API_URL is not an http(s) URL: ${JSON.stringify(slackApiUrl.slice(0, 80))}`);
+    }
+  }
+
+  const redisUrl = get('REDIS_URL') ?? config.redis.url;
+  if (!redisUrl) problems.push('REDIS_URL is not set (and oo.yaml has no redis.url)');
+  else if (!/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+
+  const portText = get('PORT') ?? '3000';
+  const port = Number(portText);
+  if (!/^\d{1,5}$/.test(portText) || port > 65535) problems.push(`PORT must be a port number from 0 to 65535 (got ${JSON.stringify(portText)})`);
+
+  const alertToken = get('OO_ALERT_TOKEN');
+  if (mode === 'serve' && !alertToken) problems.push('OO_ALERT_TOKEN is not set: the alert webhooks must require a bearer token');
+  else if (alertToken && alertToken.length < 16) problems.push('OO_ALERT_TOKEN is shorter than 16 characters: too easy to guess');
+
+  let logLevel: LogLevel | undefined;
+  try {
+    logLevel = parseLogLevel(get('LOG_LEVEL'));
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+
+  const slack = config.slack ?? {};
+  let alertChannel: string | undefined;
+  if (slack.channel !== undefined) {
+    if (slack.channel.startsWith('#')) {
+      problems.push(
+        `${config.file}: slack.channel ${slack.channel} is a name; give the channel id (C…): ids survive renames and need no channels:read scope`,
+      );
+    } else alertChannel = slack.channel;
+  } else if (config.policy) {
+    alertChannel = config.policy.channels[0];
+  }
+  if (mode === 'serve' && !alertChannel) problems.push(`${config.file}: set slack.channel (or policy.channels) so alert incidents have a channel`);
+
+  if (problems.length > 0) throw new SettingsError(problems);
+  return {
+    mode,
+    botToken: botToken!,
+    ...(signingSecret ? { signingSecret } : {}),
+    ...(appToken ? { appToken } : {}),
+    ...(slackApiUrl ? { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` } : {}),
+    redisUrl: redisUrl!,
+    redisPrefix: config.redis.prefix,
+    port,
+    ...(alertToken ? { alertToken } : {}),
+    logLevel: logLevel!,
+    ...(alertChannel ? { alertChannel } : {}),
+    ...(config.policy ? { policy: config.policy } : {}),
+    actionTtlMs: (slack.actionTtlMinutes ?? 60) * 60_000,
+    progressEveryMs: slack.progressEveryMs ?? 1500,
+    postEveryMs: slack.postEveryMs ?? 1100,
+  };
+}
