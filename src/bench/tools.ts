@@ -1,0 +1,259 @@
+/**
+ * The comparison variants: Ansible's raw module, parallel-ssh, and the floor (the same script run
+ * inside each host without SSH). All three run the one script built from oo-responder's planned
+ * commands (see script.ts) and report per host whether every step finished with exit 0.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { stringify } from 'yaml';
+
+import type { DiagnosisRunbook } from '../diagnosis/diagnose.js';
+import type { LabHost } from '../lab/index.js';
+import { failedOutcome, outcomeFromOutputs, type HostOutcome } from './outcome.js';
+import { firstLine, runMeasured } from './processes.js';
+import { ansibleRawArgument, parseStepsOutput } from './script.js';
+
+/** What every variant needs to know about the fleet and the commands. */
+export interface FleetContext {
+  workDir: string;
+  hosts: { name: string; address: string }[];
+  user: string;
+  identityFile: string;
+  knownHostsFile: string;
+  /** The steps joined for ansible and parallel-ssh: one script, one session per host. */
+  script: string;
+  /** The same steps for the floor, each in a session of its own as sshd runs each of oo-responder's channels. */
+  floorScript: string;
+  nonce: string;
+  expectedIds: string[];
+  runbook: Pick<DiagnosisRunbook, 'remediationsFor'>;
+}
+
+export interface ToolRun {
+  wallMs: number;
+  outcomes: HostOutcome[];
+  /** Why the tool as a whole failed (exit status, unparsable output), when it did. */
+  error?: string;
+}
+
+/** A whole tool run may take this long at most; the longest step allows 40 s. */
+const TOOL_TIMEOUT_MS = 600_000;
+/** parallel-ssh's per-host limit, in seconds. */
+const PSSH_HOST_TIMEOUT_S = 120;
+
+function outcomeFromScript(context: FleetContext, host: string, text: string): HostOutcome {
+  const parsed = parseStepsOutput(text, context.nonce, context.expectedIds);
+  if (!parsed.ok) return failedOutcome(host, parsed.error);
+  return outcomeFromOutputs(host, context.expectedIds, parsed.steps, context.runbook);
+}
+
+// ---------------------------------------------------------------- floor
+
+/**
+ * The floor: the script run by the lab user's login shell inside each host's namespaces, all hosts at
+ * once, through LabHost.exec (nsenter as root, then setpriv down to the lab user, as sshd would drop
+ * to it), so sudo costs here what it costs over SSH. Sessions matter: with the kernel's autogroup
+ * scheduling (on by default) CPU time is shared between sessions, and sshd starts a new one for every
+ * channel, so each of oo-responder's steps runs in a session of its own. The floor does the same (the
+ * host's script in one session, each step in another, see buildStepsScript's sessionPerStep); left in
+ * the benchmark's one session, all hosts' commands would share one slice of a busy machine and the
+ * floor would come out slower than SSH.
+ */
+export async function runFloor(context: FleetContext, labHosts: readonly LabHost[]): Promise<ToolRun> {
+  const argv = [
+    'setsid',
+    '--wait',
+    'setpriv',
+    `--reuid=${context.user}`,
+    `--regid=${context.user}`,
+    '--init-groups',
+    '--reset-env',
+    '/bin/bash',
+    '-c',
+    context.floorScript,
+  ];
+  const started = performance.now();
+  const outcomes = await Promise.all(
+    labHosts.map(async (host): Promise<HostOutcome> => {
+      try {
+        const result = await host.exec(argv, { timeoutMs: TOOL_TIMEOUT_MS });
+        if (result.code !== 0) return failedOutcome(host.name, `the script exited ${result.code}: ${firstLine(result.stderr || result.stdout)}`);
+        return outcomeFromScript(context, host.name, result.stdout);
+      } catch (error) {
+        return failedOutcome(host.name, (error as Error).message);
+      }
+    }),
+  );
+  return { wallMs: performance.now() - started, outcomes };
+}
+
+// ---------------------------------------------------------------- ansible
+
+export interface AnsibleSetup {
+  inventory: string;
+  config: string;
+  home: string;
+}
+
+/**
+ * Inventory and ansible.cfg for the fleet. Host key checking stays on and uses the lab's known_hosts;
+ * the output goes through the json callback so each host's stdout and rc can be checked.
+ */
+export async function writeAnsibleSetup(context: FleetContext, forks: number): Promise<AnsibleSetup> {
+  const dir = path.join(context.workDir, 'ansible');
+  const home = path.join(dir, 'home');
+  await mkdir(path.join(home, 'tmp'), { recursive: true });
+  const inventory = path.join(dir, 'inventory.yml');
+  const config = path.join(dir, 'ansible.cfg');
+  await writeFile(
+    inventory,
+    stringify({
+      all: {
+        hosts: Object.fromEntries(context.hosts.map((host) => [host.name, { ansible_host: host.address }])),
+        vars: {
+          ansible_user: context.user,
+          ansible_port: 22,
+          ansible_ssh_private_key_file: context.identityFile,
+          ansible_ssh_common_args: `-o UserKnownHostsFile=${context.knownHostsFile} -o StrictHostKeyChecking=yes`,
+        },
+      },
+    }),
+  );
+  await writeFile(
+    config,
+    [
+      '[defaults]',
+      `forks = ${forks}`,
+      'host_key_checking = True',
+      'stdout_callback = json',
+      'bin_ansible_callbacks = True',
+      'retry_files_enabled = False',
+      'nocolor = True',
+      `local_tmp = ${path.join(home, 'tmp')}`,
+      '',
+    ].join('\n'),
+  );
+  return { inventory, config, home };
+}
+
+export function ansibleEnvironment(setup: AnsibleSetup, controlPathDir: string, marker: string): NodeJS.ProcessEnv {
+  const [name, value] = marker.split('=') as [string, string];
+  return {
+    ...process.env,
+    ANSIBLE_CONFIG: setup.config,
+    ANSIBLE_HOME: setup.home,
+    // A folder of its own per run: every run starts without ControlPersist masters, as a first run does.
+    ANSIBLE_SSH_CONTROL_PATH_DIR: controlPathDir,
+    [name]: value,
+  };
+}
+
+export function ansibleArgv(context: FleetContext, setup: AnsibleSetup, forks: number): string[] {
+  return ['ansible', 'all', '-i', setup.inventory, '-m', 'raw', '-a', ansibleRawArgument(context.script), '-f', String(forks)];
+}
+
+interface AnsibleHostResult {
+  rc?: number;
+  stdout?: string;
+  msg?: string;
+  unreachable?: boolean;
+  failed?: boolean;
+}
+
+/** The json callback's document → one outcome per host. */
+export function ansibleOutcomes(context: FleetContext, stdout: string): { outcomes: HostOutcome[]; error?: string } {
+  const start = stdout.search(/^\{/m);
+  let document: { plays?: { tasks?: { hosts?: Record<string, AnsibleHostResult> }[] }[] };
+  try {
+    document = JSON.parse(start >= 0 ? stdout.slice(start) : stdout) as typeof document;
+  } catch (error) {
+    return { outcomes: [], error: `ansible's json output could not be parsed: ${(error as Error).message}` };
+  }
+  const results = document.plays?.[0]?.tasks?.[0]?.hosts ?? {};
+  const outcomes = context.hosts.map((host): HostOutcome => {
+    const result = results[host.name];
+    if (!result) return failedOutcome(host.name, 'ansible reported nothing for this host');
+    if (result.unreachable) return failedOutcome(host.name, `unreachable: ${firstLine(result.msg ?? '')}`);
+    if (result.rc !== 0) return failedOutcome(host.name, `raw task failed (rc ${result.rc ?? '?'}): ${firstLine(result.msg ?? result.stdout ?? '')}`);
+    return outcomeFromScript(context, host.name, result.stdout ?? '');
+  });
+  return { outcomes };
+}
+
+export async function runAnsible(context: FleetContext, setup: AnsibleSetup, forks: number, controlPathDir: string, marker: string): Promise<ToolRun> {
+  await mkdir(controlPathDir, { recursive: true, mode: 0o700 });
+  const run = await runMeasured(ansibleArgv(context, setup, forks), {
+    env: ansibleEnvironment(setup, controlPathDir, marker),
+    timeoutMs: TOOL_TIMEOUT_MS,
+  });
+  const parsed = ansibleOutcomes(context, run.stdout);
+  const error = run.timedOut
+    ? `ansible did not finish within ${TOOL_TIMEOUT_MS} ms`
+    : run.code !== 0
+      ? `ansible exited ${run.code ?? run.signal}: ${firstLine(run.stderr)}`
+      : parsed.error;
+  return { wallMs: run.wallMs, outcomes: parsed.outcomes, ...(error !== undefined ? { error } : {}) };
+}
+
+// ---------------------------------------------------------------- parallel-ssh
+
+export async function writePsshHosts(context: FleetContext): Promise<string> {
+  const file = path.join(context.workDir, 'pssh-hosts');
+  await writeFile(file, context.hosts.map((host) => `${host.address}\n`).join(''));
+  return file;
+}
+
+/** The ssh arguments go one by one (-X) rather than as one -x string, so nothing is re-split by shlex. */
+export function psshArgv(context: FleetContext, hostsFile: string, parallel: number): string[] {
+  const sshArgs = ['-i', context.identityFile, '-o', `UserKnownHostsFile=${context.knownHostsFile}`, '-o', 'StrictHostKeyChecking=yes'];
+  return [
+    'parallel-ssh',
+    '-h',
+    hostsFile,
+    '-l',
+    context.user,
+    ...sshArgs.flatMap((arg) => ['-X', arg]),
+    '-p',
+    String(parallel),
+    '-t',
+    String(PSSH_HOST_TIMEOUT_S),
+    '-i',
+    context.script,
+  ];
+}
+
+/** `-i` output: a "[n] HH:MM:SS [SUCCESS|FAILURE] host [why]" line, then that host's output. */
+export function psshOutcomes(context: FleetContext, stdout: string): HostOutcome[] {
+  const header = /^\[\d+\] \d\d:\d\d:\d\d \[(SUCCESS|FAILURE)\] (\S+)(?: (.*))?$/gm;
+  const blocks = new Map<string, { success: boolean; why: string; text: string }>();
+  const matches = [...stdout.matchAll(header)];
+  matches.forEach((match, index) => {
+    const end = index + 1 < matches.length ? matches[index + 1]!.index : stdout.length;
+    blocks.set(match[2]!, {
+      success: match[1] === 'SUCCESS',
+      why: match[3] ?? '',
+      text: stdout.slice(match.index + match[0].length + 1, end),
+    });
+  });
+  return context.hosts.map((host): HostOutcome => {
+    const block = blocks.get(host.address);
+    if (!block) return failedOutcome(host.name, 'parallel-ssh reported nothing for this host');
+    if (!block.success) return failedOutcome(host.name, `parallel-ssh: ${block.why || 'failure'}`);
+    return outcomeFromScript(context, host.name, block.text);
+  });
+}
+
+export async function runPssh(context: FleetContext, hostsFile: string, parallel: number, marker: string): Promise<ToolRun> {
+  const [name, value] = marker.split('=') as [string, string];
+  const run = await runMeasured(psshArgv(context, hostsFile, parallel), {
+    env: { ...process.env, [name]: value },
+    timeoutMs: TOOL_TIMEOUT_MS,
+  });
+  const error = run.timedOut
+    ? `parallel-ssh did not finish within ${TOOL_TIMEOUT_MS} ms`
+    : run.code !== 0
+      ? `parallel-ssh exited ${run.code ?? run.signal}${run.stderr.trim() ? `: ${firstLine(run.stderr)}` : ''}`
+      : undefined;
+  return { wallMs: run.wallMs, outcomes: psshOutcomes(context, run.stdout), ...(error !== undefined ? { error } : {}) };
+}
