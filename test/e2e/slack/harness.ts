@@ -7,9 +7,12 @@ import { startService, type RunningService } from '../../../src/app/index.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { parseConfig, type Config } from '../../../src/config/index.js';
 import type { Lab } from '../../../src/lab/index.js';
-import { signSlackRequest } from '../../../src/slack/signing.js';
-import { SlackStandin, type StoredMessage } from '../../../src/testing/slack-standin.js';
+import { SlackStandin } from '../../../src/testing/slack-standin.js';
 import { startRedisServer, type TestRedisServer } from '../../../src/testing/redis-server.js';
+import * as requests from '../../../src/testing/slack-requests.js';
+import { clickPayload, type ButtonRef } from '../../../src/testing/slack-requests.js';
+
+export { alertmanagerBody, buttonsOf, sleep, waitFor, type ButtonRef } from '../../../src/testing/slack-requests.js';
 
 export const CHANNEL = 'C0OPS';
 export const ALICE = 'U0ALICE'; // approver for low and medium risk
@@ -106,20 +109,11 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   };
 }
 
+const endpoint = (harness: Harness) => ({ base: harness.base, signingSecret: SIGNING_SECRET });
+
 /** POSTs a form body to /slack/events, signed as Slack signs (or with the given headers). */
-export async function postSlack(
-  harness: Harness,
-  form: Record<string, string>,
-  sign: { secret?: string; timestampSec?: number } = {},
-): Promise<{ status: number; body: string }> {
-  const body = new URLSearchParams(form).toString();
-  const headers = signSlackRequest(sign.secret ?? SIGNING_SECRET, body, sign.timestampSec ?? Math.floor(Date.now() / 1000));
-  const response = await fetch(`${harness.base}/slack/events`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body,
-  });
-  return { status: response.status, body: await response.text() };
+export function postSlack(harness: Harness, form: Record<string, string>, sign: { secret?: string; timestampSec?: number } = {}) {
+  return requests.postSlack(endpoint(harness), form, sign);
 }
 
 export function slashCommand(harness: Harness, user: string, text: string, channel = CHANNEL) {
@@ -139,107 +133,14 @@ export function slashCommand(harness: Harness, user: string, text: string, chann
   });
 }
 
-export interface ButtonRef {
-  action_id: string;
-  value: string;
-  text: string;
-  messageTs: string;
-  threadTs?: string;
-}
-
-/** The buttons of a stored message (our remediation buttons). */
-export function buttonsOf(message: StoredMessage): ButtonRef[] {
-  const buttons: ButtonRef[] = [];
-  for (const block of (message.blocks ?? []) as { type: string; elements?: { type: string; action_id: string; value: string; text: { text: string } }[] }[]) {
-    if (block.type !== 'actions') continue;
-    for (const element of block.elements ?? []) {
-      if (element.type === 'button') {
-        buttons.push({
-          action_id: element.action_id,
-          value: element.value,
-          text: element.text.text,
-          messageTs: message.ts,
-          ...(message.threadTs ? { threadTs: message.threadTs } : {}),
-        });
-      }
-    }
-  }
-  return buttons;
-}
-
 /** A block_actions payload as Slack sends it for a button click. */
 export function click(harness: Harness, user: string, button: ButtonRef, channel = CHANNEL) {
-  const payload = {
-    type: 'block_actions',
-    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: 'T0STANDIN' },
-    api_app_id: 'A0OO',
-    token: 'verification-token-unused',
-    container: { type: 'message', message_ts: button.messageTs, channel_id: channel, is_ephemeral: false },
-    trigger_id: harness.standin.issueTriggerId(),
-    team: { id: 'T0STANDIN', domain: 'standin' },
-    channel: { id: channel, name: 'ops' },
-    message: { type: 'message', ts: button.messageTs, ...(button.threadTs ? { thread_ts: button.threadTs } : {}), text: 'findings', user: harness.standin.botUser },
-    response_url: 'http://127.0.0.1:9/actions/unused',
-    actions: [
-      {
-        type: 'button',
-        action_id: button.action_id,
-        block_id: 'oo_remediations',
-        text: { type: 'plain_text', text: button.text },
-        value: button.value,
-        action_ts: `${Math.floor(Date.now() / 1000)}.000100`,
-      },
-    ],
-  };
+  const payload = clickPayload(user, button, channel, { botUser: harness.standin.botUser, triggerId: harness.standin.issueTriggerId() });
   return postSlack(harness, { payload: JSON.stringify(payload) });
 }
 
-export async function postAlert(harness: Harness, source: string, body: unknown, token: string | null = ALERT_TOKEN) {
-  const response = await fetch(`${harness.base}/alerts/${source}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
-
-export function alertmanagerBody(alerts: { alertname: string; instance: string; status?: 'firing' | 'resolved'; startsAt?: string; fingerprint?: string }[]) {
-  return {
-    version: '4',
-    groupKey: '{}:{alertname="OnlyofficeDown"}',
-    status: alerts.every((alert) => alert.status === 'resolved') ? 'resolved' : 'firing',
-    receiver: 'oo-responder',
-    groupLabels: {},
-    commonLabels: {},
-    commonAnnotations: {},
-    externalURL: 'http://alertmanager.local:9093',
-    truncatedAlerts: 0,
-    alerts: alerts.map((alert) => ({
-      status: alert.status ?? 'firing',
-      labels: { alertname: alert.alertname, instance: alert.instance, severity: 'critical' },
-      annotations: { summary: `ONLYOFFICE answers 502 on ${alert.instance}` },
-      startsAt: alert.startsAt ?? new Date(Date.now() - 60_000).toISOString(),
-      endsAt: alert.status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
-      generatorURL: 'http://prometheus.local:9090/graph',
-      ...(alert.fingerprint ? { fingerprint: alert.fingerprint } : {}),
-    })),
-  };
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` returns something truthy; fails naming `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000, intervalMs = 100): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  const maxPolls = Math.ceil(timeoutMs / intervalMs) + 1;
-  let last: T | undefined;
-  for (let poll = 0; poll < maxPolls; poll++) {
-    last = await check();
-    if (last) return last as NonNullable<T>;
-    if (Date.now() >= deadline) break;
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+export function postAlert(harness: Harness, source: string, body: unknown, token: string | null = ALERT_TOKEN) {
+  return requests.postAlert(harness.base, source, body, token);
 }
 
 /** Thread replies (bot messages) of an incident's parent, text and blocks flattened for matching. */
