@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parsePublicKeyLine } from '../ssh/known-hosts.js';
+import { DEFAULT_MAX_SESSIONS_PER_CONNECTION } from '../ssh/connection.js';
 import { PROCESS_MANAGERS } from '../diagnosis/vocabulary.js';
 import { policySchema } from '../remediation/policy.js';
 
@@ -66,7 +67,7 @@ export const sshSchema = z.strictObject({
   /** 0 turns keepalives off. */
   keepaliveIntervalMs: z.number().int().min(0).max(600_000).default(15_000),
   // OpenSSH's MaxSessions defaults to 10 channels per connection; stay below it.
-  maxSessionsPerConnection: z.number().int().min(1).max(9).default(4),
+  maxSessionsPerConnection: z.number().int().min(1).max(9).default(DEFAULT_MAX_SESSIONS_PER_CONNECTION),
   maxParallelHosts: z.number().int().min(1).max(1000).default(16),
 });
 
