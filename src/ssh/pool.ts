@@ -79,9 +79,16 @@ export class SshPool {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     await Promise.allSettled([...this.pending]);
-    // Hosts first, then the jump hosts they tunnel through (a closed host gives its jump lease back).
-    const connections = [...this.all].sort((a, b) => depth(b.target) - depth(a.target));
-    for (const connection of connections) await connection.close().catch(() => undefined);
+    // Deepest hops first, then the jump hosts they tunnel through (a closed host gives its jump lease
+    // back); connections at the same depth close together, so a large fleet does not close one by one.
+    const byDepth = new Map<number, SshConnection[]>();
+    for (const connection of this.all) {
+      const level = depth(connection.target);
+      byDepth.set(level, [...(byDepth.get(level) ?? []), connection]);
+    }
+    for (const level of [...byDepth.keys()].sort((a, b) => b - a)) {
+      await Promise.allSettled(byDepth.get(level)!.map((connection) => connection.close()));
+    }
     this.all.clear();
     this.shared.clear();
   }
