@@ -3,11 +3,11 @@
  * services) and Debian's `redis`. Accounts are machine-wide, so creating one is serialised across
  * processes: useradd run twice at once fails on the /etc/passwd lock.
  */
-import { mkdir, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { runCommand, runChecked, sleep } from './commands.js';
+import { withDirectoryLock } from './sshd.js';
 
 export interface Account {
   uid: number;
@@ -21,39 +21,11 @@ async function lookup(name: string): Promise<Account | null> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-async function withMachineLock<T>(name: string, body: () => Promise<T>): Promise<T> {
-  const lockDir = path.join(tmpdir(), `oo-lab-account-${name}.lock`);
-  const started = Date.now();
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await mkdir(lockDir);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lockDir).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age > 60_000) {
-        await rmdir(lockDir).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() - started > 60_000 || attempt > 2_000) throw new Error(`timed out waiting for ${lockDir}`);
-      await sleep(25 + Math.floor(Math.random() * 50));
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    await rmdir(lockDir).catch(() => undefined);
-  }
-}
-
 /** The account ONLYOFFICE's services run as, created like the package's postinst does when missing. */
 export async function ensureServiceAccount(name = 'ds', home = '/var/www/onlyoffice'): Promise<Account> {
   const existing = await lookup(name);
   if (existing) return existing;
-  return withMachineLock(name, async () => {
+  return withDirectoryLock(path.join(tmpdir(), `oo-lab-account-${name}.lock`), async () => {
     const again = await lookup(name);
     if (again) return again;
     for (let attempt = 0; attempt < 20; attempt += 1) {

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 
 import type { Account } from './accounts.js';
@@ -43,7 +42,7 @@ import {
   teardownSync,
 } from './namespace.js';
 import { acquireSlot, releaseSlot, type SlotNames } from './slots.js';
-import { prepareSshd, startSshd, type RunningSshd } from './sshd.js';
+import { prepareSshd, startSshd, tcpAccepts, type RunningSshd } from './sshd.js';
 
 export const LAB_USER = 'oolab';
 
@@ -127,18 +126,6 @@ function httpGet(address: string, port: number, urlPath: string, timeoutMs: numb
   });
 }
 
-function tcpOpen(address: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port });
-    const done = (open: boolean) => {
-      socket.destroy();
-      resolve(open);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 /** `supervisorctl status` lines → program name → state. */
 export function parseSupervisorStatus(output: string): Map<string, string> {
@@ -460,7 +447,7 @@ export class LabHostImpl implements LabHost {
           'squatter',
           '8000',
         ]);
-        await waitFor('another program to listen on port 8000', 10_000, () => tcpOpen(this.address, 8000, 1_000));
+        await waitFor('another program to listen on port 8000', 10_000, () => tcpAccepts(this.address, 8000, 1_000));
         this.startDetached([...nsenterPrefix(this.anchorPid), 'supervisorctl', 'start', 'ds:docservice']);
         await this.waitForProgramState('ds:docservice', ['FATAL']);
         await waitFor('EADDRINUSE in the docservice log', 10_000, async () =>

@@ -37,7 +37,7 @@ function sleep(ms: number): Promise<void> {
  * user at once, and useradd/usermod racing each other fail on the /etc/passwd lock.
  * mkdir is atomic; a lock older than `staleMs` is from a crashed process and is broken.
  */
-async function withDirectoryLock<T>(lockDir: string, body: () => Promise<T>): Promise<T> {
+export async function withDirectoryLock<T>(lockDir: string, body: () => Promise<T>): Promise<T> {
   const waitLimitMs = 60_000;
   const staleMs = 90_000;
   const started = Date.now();
@@ -248,7 +248,8 @@ function readListen(config: string): { address: string; port: number } {
   return { address, port };
 }
 
-function tcpAccepts(address: string, port: number, timeoutMs: number): Promise<boolean> {
+/** Whether a TCP connection to address:port opens within the time. */
+export function tcpAccepts(address: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: address, port });
     const done = (ok: boolean) => {
