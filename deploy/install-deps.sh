@@ -9,7 +9,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   openssh-server openssh-client sudo nginx-light supervisor redis-server \
   iptables nftables iproute2 procps psmisc curl net-tools ca-certificates \
-  ansible-core pssh >/dev/null
+  ansible-core pssh systemd >/dev/null
 
 # Debian starts these on install where it can; the lab runs its own instance of each per host.
 for svc in nginx supervisor redis-server ssh; do service "$svc" stop >/dev/null 2>&1 || true; done

@@ -15,6 +15,7 @@ import type { Finding } from '../diagnosis/types.js';
 import { bindRunbook, defaultRunbook, loadRunbooks, RunbookError } from '../runbooks/index.js';
 import { SshPool } from '../ssh/index.js';
 import { EvidenceInputError, parseEvidenceInput } from './classify-input.js';
+import { configCheck } from './config-check.js';
 import { renderFinding, renderFindings } from './render.js';
 
 /** The contract's exit codes. */
@@ -246,6 +247,14 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('workers only, against the same Redis (scale out diagnoses and remediations)')
     .addOption(configOption())
     .action((options: { config?: string }) => run(() => serviceCommand('worker', options, io))());
+  program
+    .command('config')
+    .description('the configuration file')
+    .command('check')
+    .description('validate oo.yaml and the runbooks without connecting to anything; print a summary')
+    .addOption(configOption())
+    .option('--json', 'print the summary as JSON')
+    .action((options: { config?: string; json?: boolean }) => run(() => configCheck(options, io))());
   const audit = program.command('audit').description('the audit trail of requests, approvals and commands');
   audit
     .command('export')
