@@ -5,6 +5,7 @@
 import { App, HTTPReceiver, SocketModeReceiver, type Logger } from '@slack/bolt';
 import { REMEDIATE_ACTION_PREFIX } from './blocks.js';
 import type { MessageContent } from './outbox.js';
+import { SLACK_SIGNATURE_MAX_AGE_SEC } from './signing.js';
 
 type BoltApp = App;
 
@@ -76,6 +77,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     });
     app = new App({ token: options.botToken, receiver, clientOptions, logger: options.logger, tokenVerificationEnabled: false });
     requestListener = (req, res) => {
+      // Bolt refuses timestamps older than five minutes but not ones from the future; Slack's rule (and
+      // verifySlackSignature's) is five minutes either way, so a request signed ahead cannot be replayed.
+      const timestampSec = Number(req.headers['x-slack-request-timestamp']);
+      if (Number.isFinite(timestampSec) && timestampSec - Math.floor(Date.now() / 1000) > SLACK_SIGNATURE_MAX_AGE_SEC) {
+        req.resume();
+        res.writeHead(401);
+        res.end();
+        return;
+      }
       try {
         receiver.requestListener(req, res);
       } catch (error) {
