@@ -27,6 +27,8 @@ interface StreamBody {
   source: AlertSource;
   receivedAt: string;
   alerts: NormalizedAlert[];
+  /** Id of the webhook request that carried these alerts; logged at intake and by the handler. */
+  requestId?: string;
 }
 
 /** Persists accepted alerts; throws RedisUnavailableError when they could not be stored. */
@@ -35,14 +37,17 @@ export class AlertIntake {
     private readonly producer: Redis,
     private readonly prefix: string,
     private readonly timeoutMs = 3000,
+    private readonly logger?: AppLogger,
   ) {}
 
   async accept(source: AlertSource, alerts: NormalizedAlert[]): Promise<string> {
     if (this.producer.status !== 'ready') throw new RedisUnavailableError(`Redis is not connected (${this.producer.status})`);
-    const body: StreamBody = { source, receivedAt: new Date().toISOString(), alerts };
+    const requestId = randomBytes(12).toString('hex');
+    const body: StreamBody = { source, receivedAt: new Date().toISOString(), alerts, requestId };
     try {
       const id = await withTimeout(this.producer.xadd(alertStreamKey(this.prefix), '*', 'body', JSON.stringify(body)), this.timeoutMs, 'storing the alerts');
       if (id === null) throw new RedisUnavailableError('the alerts were not stored');
+      this.logger?.with({ requestId, source, alerts: alerts.length, streamId: id }).info('alerts accepted');
       return id;
     } catch (error) {
       if (error instanceof RedisUnavailableError) throw error;
@@ -92,24 +97,31 @@ export class AlertHandler {
   }
 
   async handle(bodies: readonly StreamBody[]): Promise<BatchResult> {
-    const groups = new Map<string, { host: string | undefined; source: AlertSource; alerts: NormalizedAlert[] }>();
+    const groups = new Map<string, { host: string | undefined; source: AlertSource; alerts: NormalizedAlert[]; requestId?: string }>();
     let count = 0;
     for (const body of bodies) {
       for (const alert of body.alerts) {
         count += 1;
         const host = this.hostOf(alert);
         const key = incidentKey(alert, host);
-        const group = groups.get(key) ?? { host, source: body.source, alerts: [] };
+        const group = groups.get(key) ?? { host, source: body.source, alerts: [], ...(body.requestId ? { requestId: body.requestId } : {}) };
         group.alerts.push(alert);
         groups.set(key, group);
       }
     }
     const result: BatchResult = { alerts: count, opened: [], resolved: [] };
-    for (const [key, group] of groups) await this.handleIncident(key, group.host, group.source, group.alerts, result);
+    for (const [key, group] of groups) await this.handleIncident(key, group.host, group.source, group.alerts, result, group.requestId);
     return result;
   }
 
-  private async handleIncident(key: string, host: string | undefined, source: AlertSource, alerts: NormalizedAlert[], result: BatchResult): Promise<void> {
+  private async handleIncident(
+    key: string,
+    host: string | undefined,
+    source: AlertSource,
+    alerts: NormalizedAlert[],
+    result: BatchResult,
+    alertRequestId?: string,
+  ): Promise<void> {
     const { incidents, threads, redis, audit } = this.options;
     const existing = await incidents.get(key);
     // Alertmanager keeps re-sending a firing alert with its original startsAt: a firing alert that
@@ -162,13 +174,19 @@ export class AlertHandler {
         if (opened.created) result.opened.push(key);
         if (opened.reopened) await threads.reply(opened.incident, renderNote(`:rotating_light: Fired again after it was resolved (${mrkdwnSafe(title)}).`));
         if (host) {
+          const requestId = randomBytes(12).toString('hex');
           await this.options.queues.enqueueDiagnosis({
-            requestId: randomBytes(12).toString('hex'),
+            requestId,
             incidentKey: key,
             host,
             requestedBy: source,
             reason: `${title}: ${first.summary}`.replace(/[\p{Cc}]/gu, ' ').slice(0, 1000),
           });
+          // The job's request id is logged with the webhook request's id and the incident key: the
+          // worker and the Slack post log the same job id and key, so one incident's lines share them.
+          this.options.logger
+            .with({ incident: key, requestId, alertRequestId, host })
+            .info(opened.created ? 'incident opened; diagnosis queued' : 'incident reopened; diagnosis queued');
         }
       } else {
         for (const update of this.coalescer.ingest(fresh, Date.now())) if (update.kind === 'repeated') await this.postRepeat(update.key, update.newAlerts, update.firing);

@@ -8,7 +8,8 @@ import type { Server } from 'node:http';
 import type { Config } from '../config/index.js';
 import { IncidentStore } from '../incidents/store.js';
 import { OoQueues } from '../queue/queues.js';
-import { clientOptions } from '../queue/redis.js';
+import { clientOptions, withTimeout } from '../queue/redis.js';
+import { redactSecrets } from '../security/redact.js';
 import { PendingActionStore } from '../remediation/actions.js';
 import { AuditLog } from '../remediation/audit.js';
 import { bindRunbook, defaultRunbook, type BoundRunbook } from '../runbooks/index.js';
@@ -17,9 +18,10 @@ import { explainText, renderExplanation } from '../slack/explain.js';
 import { SlackOutbox } from '../slack/outbox.js';
 import { SshPool } from '../ssh/index.js';
 import { closeServer, createHttpServer, listen, type Readiness } from '../server/http.js';
-import { METRIC_HELP, Metrics } from '../server/metrics.js';
+import { Metrics, type GaugeSample } from '../server/metrics.js';
 import { AlertHandler, AlertIntake, AlertProcessor } from './alerts.js';
 import { Approvals } from './approvals.js';
+import { approvalsWaiting } from './approvals-waiting.js';
 import { Commands } from './commands.js';
 import { FindingsMessages } from './findings.js';
 import { IncidentThreads } from './incident-threads.js';
@@ -60,12 +62,15 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
+/** How long a Slack readiness answer is reused. */
+const SLACK_CHECK_EVERY_MS = 5000;
+
 export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const { config, mode } = options;
   const settings = resolveSettings(config, options.env ?? process.env, mode);
   const logger = options.logger ?? createLogger({ level: settings.logLevel });
   const onError = (error: unknown, context: string) => logger.error(`${context}:`, error);
-  const metrics = new Metrics(METRIC_HELP);
+  const metrics = new Metrics();
 
   const queues = new OoQueues({
     redisUrl: settings.redisUrl,
@@ -141,15 +146,16 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     await workers.ready();
 
     metrics.collect(async () => {
-      const samples: { name: string; help: string; labels?: Record<string, string>; value: number }[] = [];
+      const samples: GaugeSample[] = [];
       for (const queue of [queues.diagnosis, queues.remediation]) {
         const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-        for (const [stateName, value] of Object.entries(counts)) {
-          samples.push({ name: 'oo_queue_jobs', help: 'Jobs in each queue by state', labels: { queue: queue.name, state: stateName }, value });
-        }
+        for (const [stateName, value] of Object.entries(counts)) samples.push({ name: 'oo_queue_jobs', labels: { queue: queue.name, state: stateName }, value });
       }
-      samples.push({ name: 'oo_incidents_open', help: 'Open incidents', value: (await incidents.listOpen(10_000)).length });
-      samples.push({ name: 'oo_slack_outbox_pending', help: 'Slack calls waiting in this process', value: outbox.pending() });
+      samples.push({ name: 'oo_incidents_open', value: (await incidents.listOpen(10_000)).length });
+      samples.push({ name: 'oo_slack_outbox_pending', value: outbox.pending() });
+      const waiting = await approvalsWaiting(state, `${keys.prefix}:action:`);
+      samples.push({ name: 'oo_approvals_waiting', value: waiting.count });
+      samples.push({ name: 'oo_approval_oldest_wait_seconds', value: waiting.oldestAgeMs / 1000 });
       return samples;
     });
 
@@ -226,7 +232,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       cleanups.push(() => processor.stop());
       httpAlerts = {
         token: settings.alertToken!,
-        sink: new AlertIntake(queues.producer, keys.prefix),
+        sink: new AlertIntake(queues.producer, keys.prefix, 3000, logger.child('alerts')),
         maxBodyBytes: config.alerts.maxBodyBytes,
         maxAlertsPerBody: config.alerts.maxAlertsPerBody,
       };
@@ -235,9 +241,23 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       cleanups.push(() => started.stop());
     }
 
+    // Slack: both modes post through the Web API, so readiness asks it (auth.test, which also proves
+    // the token) at most every few seconds, so probes every second do not become Slack traffic.
+    let slackChecked: { at: number; result: Promise<string> } | undefined;
+    const slackCheck = (): Promise<string> => {
+      const now = Date.now();
+      if (slackChecked && now - slackChecked.at < SLACK_CHECK_EVERY_MS) return slackChecked.result;
+      const result = withTimeout(client.auth.test(), 3000, 'asking Slack (auth.test)').then(
+        () => 'ok',
+        (error: unknown) => `unreachable (${redactSecrets((error as Error).message).slice(0, 200)})`,
+      );
+      slackChecked = { at: now, result };
+      return result;
+    };
     const readiness = async (): Promise<Readiness> => {
       const checks: Record<string, string> = {};
       checks.redis = queues.producer.status === 'ready' ? 'ok' : `not connected (${queues.producer.status})`;
+      checks.slack = await slackCheck();
       checks.workers = workers.diagnosis.worker.isRunning() && workers.remediation.worker.isRunning() ? 'ok' : 'stopped';
       return { ready: Object.values(checks).every((value) => value === 'ok'), checks };
     };

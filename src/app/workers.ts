@@ -2,11 +2,12 @@
 // incident's thread, edits it (throttled) as steps finish, then posts the findings with their buttons.
 // A remediation runs once (RemediationWorker's records), then its message shows who approved, what ran,
 // the output and whether the host probed healthy again; a verified fix resolves the incident.
+import { ALERT_SOURCES } from '../alerts/types.js';
 import { resolveHost, UnknownTargetError, type Config, type ResolvedHost } from '../config/index.js';
 import { diagnoseHost } from '../diagnosis/diagnose.js';
 import type { Finding } from '../diagnosis/types.js';
 import type { IncidentStore } from '../incidents/store.js';
-import { DiagnosisWorker, RemediationWorker, type OoQueues, type RemediationJobRef, type RemediationReport } from '../queue/index.js';
+import { DIAGNOSIS_QUEUE, DiagnosisWorker, REMEDIATION_QUEUE, RemediationWorker, type OoQueues, type RemediationJobRef, type RemediationReport } from '../queue/index.js';
 import type { PendingActionStore } from '../remediation/actions.js';
 import type { AuditLog } from '../remediation/audit.js';
 import { remediateHost } from '../remediation/remediate.js';
@@ -15,7 +16,7 @@ import { renderProgress, renderRemediationResult, inlineCode, mrkdwnSafe } from 
 import { renderNote } from '../slack/messages.js';
 import type { SlackOutbox } from '../slack/outbox.js';
 import { ThrottledMessage } from '../slack/progress.js';
-import type { SshPool } from '../ssh/index.js';
+import { isSshError, type SshPool } from '../ssh/index.js';
 import type { FindingsMessages } from './findings.js';
 import type { IncidentThreads } from './incident-threads.js';
 import type { AppLogger } from './logger.js';
@@ -55,8 +56,20 @@ interface RunningDiagnosis {
 export function startWorkers(options: WorkersOptions): Workers {
   const { config, queues, incidents, threads, outbox, runbook, pool, logger, audit, actions, metrics } = options;
   const running = new Map<string, RunningDiagnosis>();
+  // Every line about one job carries its incident key and request id (set where the job was queued).
+  const jobLogger = (data: { incidentKey?: string | undefined; requestId: string }, jobId: string | undefined) =>
+    logger.with({ incident: data.incidentKey, requestId: data.requestId, job: jobId });
   const hostOf = (name: string): ResolvedHost => resolveHost(config, name);
   const onError = (error: unknown, context: string) => logger.error(`${context}:`, error);
+  // Every SSH connection goes through here so that failures are counted by reason in one place.
+  const connect = async (host: ResolvedHost) => {
+    try {
+      return await pool.connect(host);
+    } catch (error) {
+      metrics.inc('oo_ssh_connect_failures_total', { reason: isSshError(error) ? error.reason : 'other' });
+      throw error;
+    }
+  };
 
   const diagnosis = new DiagnosisWorker(queues, {
     concurrency: config.workers.diagnosisConcurrency,
@@ -65,6 +78,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       const data = job.data;
       const state: RunningDiagnosis = { startedAt: Date.now() };
       running.set(job.id ?? data.requestId, state);
+      jobLogger(data, job.id).with({ host: data.host, attempt: job.attemptsMade + 1 }).info('diagnosis started');
       const incident = await incidents.get(data.incidentKey);
       if (incident?.threadTs) {
         const title = data.verifiesAction ? 'Verifying after an interrupted fix' : 'Diagnosing 502';
@@ -82,7 +96,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       }
       return diagnoseHost(host, {
         runbook,
-        connect: () => pool.connect(host),
+        connect: () => connect(host),
         onStep: (event) => {
           void progress({ done: event.done, total: event.total, step: String(event.step.id) }).catch((error: unknown) => onError(error, 'progress'));
         },
@@ -105,6 +119,9 @@ export function startWorkers(options: WorkersOptions): Workers {
       const state = running.get(job.id ?? data.requestId);
       running.delete(job.id ?? data.requestId);
       metrics.inc('oo_diagnoses_total', { verdict: finding.verdict });
+      metrics.inc('oo_classifications_total', { cause: finding.causes[0]?.id ?? 'none' });
+      if (state) metrics.observe('oo_job_duration_seconds', { queue: DIAGNOSIS_QUEUE, outcome: finding.verdict }, (Date.now() - state.startedAt) / 1000);
+      for (const step of finding.steps) metrics.observe('oo_step_duration_seconds', { step: String(step.id) }, step.durationMs / 1000);
       const total = finding.steps.length;
       await state?.message?.finish(
         renderProgress({ host: data.host, stepsDone: total, stepsTotal: total, title: 'Diagnosis', elapsedMs: Date.now() - (state?.startedAt ?? Date.now()) }),
@@ -122,7 +139,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       });
       const incident = await incidents.get(data.incidentKey);
       if (!incident?.threadTs) {
-        logger.warn(`diagnosis of ${data.host} finished but incident ${data.incidentKey} has no thread; not posted`);
+        jobLogger(data, job.id).warn(`diagnosis of ${data.host} finished but incident ${data.incidentKey} has no thread; not posted`);
         return;
       }
       await threads.note(data.incidentKey, data.verifiesAction ? 'verification' : 'diagnosis', summary);
@@ -133,8 +150,19 @@ export function startWorkers(options: WorkersOptions): Workers {
       } catch {
         host = undefined;
       }
-      if (host) await options.findings.post(incident, finding, host, data.requestedBy);
-      else await threads.reply(incident, renderNote(`:warning: ${inlineCode(data.host)} is not in the inventory any more; findings not shown.`));
+      if (host) {
+        const posted = await options.findings.post(incident, finding, host, data.requestedBy);
+        jobLogger(data, job.id)
+          .with({ host: data.host, verdict: finding.verdict, cause: top?.id, slackTs: posted.ts, offered: posted.offered.length })
+          .info('findings posted to Slack');
+      } else await threads.reply(incident, renderNote(`:warning: ${inlineCode(data.host)} is not in the inventory any more; findings not shown.`));
+      // Alert diagnoses are enqueued only when an alert opens (or reopens) the incident, so each one's
+      // finding is the first for that opening: from the latest open/reopen to now is the time from the
+      // alert to its first finding (openedAt keeps the first opening, so a reopen is read from the timeline).
+      if (!data.verifiesAction && (ALERT_SOURCES as readonly string[]).includes(data.requestedBy)) {
+        const opening = [...incident.timeline].reverse().find((entry) => entry.kind === 'open' || entry.kind === 'reopen')?.at ?? incident.openedAt;
+        metrics.observe('oo_alert_to_finding_seconds', {}, (Date.now() - Date.parse(opening)) / 1000);
+      }
       if (data.verifiesAction && finding.verdict === 'healthy') {
         await threads.resolve(data.incidentKey, `verified healthy after the interrupted remediation ${data.verifiesAction}`);
       } else if (!data.verifiesAction && finding.verdict === 'healthy' && data.incidentKey.startsWith(MANUAL_INCIDENT_PREFIX)) {
@@ -148,6 +176,7 @@ export function startWorkers(options: WorkersOptions): Workers {
       const data = job.data;
       running.delete(job.id ?? data.requestId);
       metrics.inc('oo_diagnoses_total', { verdict: 'failed' });
+      if (job.processedOn) metrics.observe('oo_job_duration_seconds', { queue: DIAGNOSIS_QUEUE, outcome: 'failed' }, (Date.now() - job.processedOn) / 1000);
       void (async () => {
         const incident = await incidents.get(data.incidentKey);
         if (incident?.threadTs) {
@@ -164,6 +193,9 @@ export function startWorkers(options: WorkersOptions): Workers {
   const reportRemediation = async (job: RemediationJobRef, report: RemediationReport): Promise<void> => {
     const data = job.data;
     const action = await actions.get(data.actionId);
+    jobLogger({ incidentKey: data.incidentKey ?? action?.incidentKey, requestId: data.requestId }, job.id)
+      .with({ host: data.host, remediation: data.remediationId, action: data.actionId, status: report.status })
+      .info('remediation finished');
     const incidentKey = data.incidentKey ?? action?.incidentKey;
     const title = action?.title ?? data.remediationId;
     const approvedBy = data.approvedBy.join(',');
@@ -193,6 +225,7 @@ export function startWorkers(options: WorkersOptions): Workers {
     }
     const outcome = report;
     metrics.inc('oo_remediations_total', { status: outcome.status });
+    metrics.observe('oo_job_duration_seconds', { queue: REMEDIATION_QUEUE, outcome: outcome.status }, (Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt)) / 1000);
     await actions.finish(data.actionId, outcome.status).catch(() => false);
     const main = outcome.steps.find((step) => step.id === data.remediationId) ?? outcome.steps[0];
     const precheck = outcome.steps.find((step) => step.id === `${data.remediationId}:precheck`);
@@ -258,8 +291,9 @@ export function startWorkers(options: WorkersOptions): Workers {
     ...(options.remediation?.lockDurationMs !== undefined ? { lockDurationMs: options.remediation.lockDurationMs } : {}),
     ...(options.remediation?.stalledIntervalMs !== undefined ? { stalledIntervalMs: options.remediation.stalledIntervalMs } : {}),
     async remediate(job) {
+      jobLogger(job.data, job.id).with({ host: job.data.host, remediation: job.data.remediationId, action: job.data.actionId }).info('remediation started');
       const host = hostOf(job.data.host);
-      const runner = await pool.connect(host);
+      const runner = await connect(host);
       return remediateHost(host, job.data.remediationId, { runbook, runner });
     },
     onOutcome: reportRemediation,

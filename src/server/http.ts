@@ -68,8 +68,9 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
 
 export function createHttpServer(options: HttpServerOptions): Server {
   const { metrics } = options;
-  const reject = (res: ServerResponse, status: number, reason: string, message: string, headers: Record<string, string> = {}) => {
+  const reject = (source: AlertSource, res: ServerResponse, status: number, reason: string, message: string, headers: Record<string, string> = {}) => {
     metrics.inc('oo_alert_requests_rejected_total', { reason });
+    metrics.inc('oo_alert_requests_total', { source, outcome: reason });
     json(res, status, { error: message }, headers);
   };
 
@@ -79,7 +80,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     if (req.method !== 'POST') return json(res, 405, { error: `use POST for /alerts/${source}` }, { allow: 'POST' });
     if (!bearerMatches(req.headers.authorization, alerts.token)) {
       req.resume();
-      return reject(res, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer $OO_ALERT_TOKEN)', {
+      return reject(source, res, 401, 'unauthorized', 'missing or wrong bearer token (Authorization: Bearer $OO_ALERT_TOKEN)', {
         'www-authenticate': 'Bearer realm="oo-responder alerts"',
       });
     }
@@ -89,7 +90,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
         res.setHeader('connection', 'close');
-        return reject(res, 413, 'too_large', `body: larger than ${alerts.maxBodyBytes} bytes (alerts.maxBodyBytes)`);
+        return reject(source, res, 413, 'too_large', `body: larger than ${alerts.maxBodyBytes} bytes (alerts.maxBodyBytes)`);
       }
       throw error;
     }
@@ -97,20 +98,21 @@ export function createHttpServer(options: HttpServerOptions): Server {
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch (error) {
-      return reject(res, 400, 'bad_json', `body: not valid JSON (${(error as Error).message})`);
+      return reject(source, res, 400, 'bad_json', `body: not valid JSON (${(error as Error).message})`);
     }
     const parsed = parseAlertBody(source, body, { maxAlerts: alerts.maxAlertsPerBody });
-    if (!parsed.ok) return reject(res, 400, 'bad_body', parsed.error);
+    if (!parsed.ok) return reject(source, res, 400, 'bad_body', parsed.error);
     try {
       await alerts.sink.accept(source, parsed.alerts);
     } catch (error) {
       if (error instanceof RedisUnavailableError) {
         options.onError?.(error, `storing ${source} alerts`);
-        return reject(res, 503, 'redis_unavailable', 'alerts cannot be stored right now (Redis unavailable); retry', { 'retry-after': '5' });
+        return reject(source, res, 503, 'redis_unavailable', 'alerts cannot be stored right now (Redis unavailable); retry', { 'retry-after': '5' });
       }
       throw error;
     }
     metrics.inc('oo_alerts_received_total', { source }, parsed.alerts.length);
+    metrics.inc('oo_alert_requests_total', { source, outcome: 'accepted' });
     json(res, 202, { status: 'accepted', alerts: parsed.alerts.length });
   };
 
@@ -136,7 +138,7 @@ export function createHttpServer(options: HttpServerOptions): Server {
     }
     if (pathname === '/metrics') {
       const text = await metrics.render();
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.writeHead(200, { 'content-type': metrics.contentType });
       res.end(text);
       return;
     }
