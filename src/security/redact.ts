@@ -38,10 +38,10 @@ const RULES: Rule[] = [
     pattern: new RegExp(String.raw`("(?:${SECRET_KEY}|string)"\s*:\s*")((?:[^"\\]|\\.)*)(")`, 'gi'),
     replace: (_match, before, _value, after) => `${before}${REDACTED}${after}`,
   },
-  // key=value and key: value (env files, query strings, command lines, YAML), the key quoted or not
-  // (`'db_password': 'x'` in YAML and Python reprs).
+  // key=value, key: value and key => value (env files, query strings, command lines, YAML, Ruby and
+  // Perl hashes), the key quoted or not (`'db_password': 'x'` in YAML and Python reprs).
   {
-    pattern: new RegExp(String.raw`(\b${SECRET_KEY}['"]?)(\s*[=:]\s*)(?:(["'])(?:(?!\3).)*\3|[^\s"'&,;{}]+)`, 'gi'),
+    pattern: new RegExp(String.raw`(\b${SECRET_KEY}['"]?)(\s*(?:=>|[=:])\s*)(?:(["'])(?:(?!\3).)*\3|[^\s"'&,;{}]+)`, 'gi'),
     replace: (_match, key, separator, quote) => (quote ? `${key}${separator}${quote}${REDACTED}${quote}` : `${key}${separator}${REDACTED}`),
   },
   // nginx secure links in ONLYOFFICE's ds.conf: `set $secure_link_secret <secret>;`.

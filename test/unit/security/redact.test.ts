@@ -131,4 +131,12 @@ describe('containsKnownSecretPattern', () => {
     expect(containsKnownSecretPattern('xoxb-1-2-abc')).toBe(true);
     expect(containsKnownSecretPattern('ds:example                       STOPPED   Not started')).toBe(false);
   });
+
+  it('hides values after => as Ruby and Perl hashes write them', () => {
+    const line = `{ :secret => "s3cr3t-value", 'password' => 'hunter2x' }`;
+    const redacted = redactSecrets(line);
+    expect(redacted).not.toContain('s3cr3t-value');
+    expect(redacted).not.toContain('hunter2x');
+    expect(redacted).toContain(':secret =>');
+  });
 });
