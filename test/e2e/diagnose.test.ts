@@ -5,26 +5,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { runCli } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import type { Finding } from '../../src/diagnosis/types.js';
 import { FAULT_CAUSE, LAB_FAULTS, Lab, type LabFault } from '../../src/lab/index.js';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-/** Runs the CLI in-process, capturing what it prints. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    readStdin: async () => '',
-    color: false,
-    width: 160,
-  });
-  return { code, stdout, stderr };
-}
 
 // Every fault of the lab except the unreachable host, each on its own host, plus a healthy one.
 const FAULTS = LAB_FAULTS.filter((fault) => fault !== 'host_unreachable');

@@ -2,22 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../../src/cli/main.js';
+import { cli } from '../../support/cli.js';
 import { CAUSE_IDS } from '../../../src/diagnosis/vocabulary.js';
 import { fixture, fixtureLines } from '../diagnosis/fixtures.js';
 
-async function cli(args: string[], stdin = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    readStdin: async () => stdin,
-    color: false,
-    width: 120,
-  });
-  return { code, stdout, stderr };
-}
 
 // A real crash loop whose log blames RabbitMQ (sources in test/fixtures/real/SOURCES.md).
 const evidence = {

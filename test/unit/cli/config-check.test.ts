@@ -5,21 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configCheck } from '../../../src/cli/config-check.js';
-import { runCli } from '../../../src/cli/main.js';
+import { cli } from '../../support/cli.js';
 import { runbooksDir } from '../../../src/runbooks/index.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    readStdin: async () => '',
-    color: false,
-    width: 120,
-  });
-  return { code, stdout, stderr };
-}
 
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../deploy/oo.example.yaml');
