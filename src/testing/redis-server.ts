@@ -68,13 +68,21 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
   });
 }
 
-async function startOnce(binary: string, port: number, readyTimeoutMs: number): Promise<TestRedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'oo-redis-'));
+/** Where a server keeps its data: a throw-away folder by default, or one kept across restarts with AOF. */
+export interface RedisStorage {
+  /** Folder for the append-only file; it is left in place when the server stops. */
+  dir: string;
+}
+
+async function startOnce(binary: string, port: number, readyTimeoutMs: number, storage?: RedisStorage): Promise<TestRedisServer> {
+  const dir = storage?.dir ?? mkdtempSync(join(tmpdir(), 'oo-redis-'));
+  // With storage, every write is on disk before it is acknowledged, so a restart loses nothing accepted.
+  const persistence = storage ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',
-    '--appendonly', 'no',
+    ...persistence,
     '--maxmemory-policy', 'noeviction',
     '--dir', dir,
     '--protected-mode', 'yes',
@@ -112,7 +120,7 @@ async function startOnce(binary: string, port: number, readyTimeoutMs: number): 
       }
     }
     live.delete(child);
-    rmSync(dir, { recursive: true, force: true });
+    if (!storage) rmSync(dir, { recursive: true, force: true });
   };
   if (!ready || child.pid === undefined) {
     await stop(1000);
@@ -140,4 +148,12 @@ export async function startRedisServer(options: StartRedisOptions = {}): Promise
     }
   }
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
+}
+
+/**
+ * Starts redis-server on a given port with its data in `storage.dir` (AOF, fsync on every write), for
+ * tests that stop and restart the same server and expect its data back.
+ */
+export function startRedisOnPort(port: number, storage: RedisStorage, options: Pick<StartRedisOptions, 'binary' | 'readyTimeoutMs'> = {}): Promise<TestRedisServer> {
+  return startOnce(options.binary ?? 'redis-server', port, options.readyTimeoutMs ?? 10_000, storage);
 }

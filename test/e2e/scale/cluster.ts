@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { freeLoopbackPort } from '../../../src/testing/redis-server.js';
+import { freeLoopbackPort, startRedisOnPort, type TestRedisServer } from '../../../src/testing/redis-server.js';
 import { SlackStandin } from '../../../src/testing/slack-standin.js';
 import * as requests from '../../../src/testing/slack-requests.js';
 import { clickPayload, type ButtonRef } from '../../../src/testing/slack-requests.js';
@@ -40,7 +40,7 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 
 /** A redis-server with its data kept in `dir` across stop() and start() on the same port. */
 export class PersistentRedis {
-  private child: ChildProcess | undefined;
+  private server: TestRedisServer | undefined;
   readonly dir = mkdtempSync(join(tmpdir(), 'oo-scale-redis-'));
 
   private constructor(readonly port: number) {}
@@ -56,46 +56,13 @@ export class PersistentRedis {
   }
 
   async start(): Promise<void> {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', '--protected-mode', 'yes'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    let output = '';
-    const ready = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 10_000);
-      const onData = (chunk: Buffer) => {
-        output = (output + chunk.toString('utf8')).slice(-8192);
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve(false);
-      });
-    });
-    if (!ready) {
-      child.kill('SIGKILL');
-      throw new Error(`redis-server on port ${this.port} did not start: ${output.slice(-500)}`);
-    }
-    child.stdout?.resume();
-    child.stderr?.resume();
+    this.server = await startRedisOnPort(this.port, { dir: this.dir });
   }
 
   /** Stops the server (SIGTERM: it finishes writing the AOF); the data stays for the next start(). */
   async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || exited(child)) return;
-    child.kill('SIGTERM');
-    if (!(await waitForExit(child, 10_000))) {
-      child.kill('SIGKILL');
-      await waitForExit(child, 5_000);
-    }
+    await this.server?.stop(10_000);
+    this.server = undefined;
   }
 
   async destroy(): Promise<void> {
