@@ -5,6 +5,7 @@ import { parseDetect } from '../../../src/diagnosis/parsers/index.js';
  * firewall and nginx; traffic stays on their loopback. Docker is a stand-in that runs `exec` locally.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -115,6 +116,20 @@ describe('the shipped runbook', () => {
     expect(commands.length).toBeGreaterThan(80);
     for (const command of commands) {
       expect(() => execFileSync('sh', ['-n', '-c', command], { stdio: 'pipe' }), command).not.toThrow();
+    }
+  });
+
+  it("prints supervisord's getAllProcessInfo answer exactly as supervisorctl status does", () => {
+    // The awk program of service_status (supervisor), fed the real answers of supervisord 4.2.5 whose
+    // supervisorctl status output was captured at the same moment (test/fixtures/real/SOURCES.md).
+    const command = step(planSteps(runbook, targets.supervisor), 'service_status');
+    const program = /\| awk '\n([^']*)'\n/.exec(command)?.[1];
+    expect(program, 'the awk program in service_status').toBeDefined();
+    const fixtures = path.resolve(import.meta.dirname, '../../fixtures/real/service_status');
+    for (const state of ['fatal', 'stopped']) {
+      const answer = readFileSync(path.join(fixtures, `supervisord-getallprocessinfo-${state}-debian12.xml`), 'utf8');
+      const expected = readFileSync(path.join(fixtures, `supervisorctl-status-${state}-debian12.txt`), 'utf8');
+      expect(execFileSync('awk', [program!], { input: answer, encoding: 'utf8' })).toBe(expected);
     }
   });
 });
