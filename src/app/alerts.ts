@@ -4,13 +4,12 @@
 // process that died are claimed again by the next one. A storm is taken in batches: alerts of one
 // incident in one batch open it once and update its thread once.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { AlertCoalescer, hostFromLabels, incidentKey, type InventoryEntry, type NormalizedAlert } from '../alerts/index.js';
 import type { AlertSource } from '../alerts/types.js';
 import type { Config } from '../config/index.js';
 import type { IncidentStore } from '../incidents/store.js';
 import type { OoQueues } from '../queue/queues.js';
-import { RedisUnavailableError, withTimeout } from '../queue/redis.js';
+import { RedisUnavailableError, withTimeout, type RedisClient } from '../queue/redis.js';
 import type { AuditLog } from '../remediation/audit.js';
 import { formatCount, inlineCode, mrkdwnSafe } from '../slack/blocks.js';
 import { renderNote } from '../slack/messages.js';
@@ -34,7 +33,7 @@ interface StreamBody {
 /** Persists accepted alerts; throws RedisUnavailableError when they could not be stored. */
 export class AlertIntake {
   constructor(
-    private readonly producer: Redis,
+    private readonly producer: RedisClient,
     private readonly prefix: string,
     private readonly timeoutMs = 3000,
     private readonly logger?: AppLogger,
@@ -63,7 +62,7 @@ export interface AlertHandlerOptions {
   threads: IncidentThreads;
   queues: OoQueues;
   audit: AuditLog;
-  redis: Redis;
+  redis: RedisClient;
   logger: AppLogger;
   metrics: Metrics;
 }
@@ -230,7 +229,7 @@ export class AlertHandler {
 
 export interface AlertProcessorOptions {
   /** A connection of its own: XREADGROUP BLOCK holds it. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   handler: AlertHandler;
   logger: AppLogger;

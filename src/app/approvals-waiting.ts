@@ -1,8 +1,9 @@
 // Reads, at scrape time, how many offered remediations are still waiting for approval and how old the
 // oldest is. Pending actions are hashes with a TTL and no index (an index would need its own expiry
 // bookkeeping), so this walks their keys with SCAN: bounded in rounds and keys, so a scrape stays cheap
-// even if Redis holds far more actions than any real channel would.
-import type { Redis } from 'ioredis';
+// even if Redis holds far more actions than any real channel would. SCAN walks one node: on a Redis
+// Cluster every master is walked (the keys share the prefix's hash tag, so one of them holds them all).
+import { keyHoldingNodes, type RedisClient } from '../queue/redis.js';
 
 export interface ApprovalsWaiting {
   count: number;
@@ -18,24 +19,29 @@ export function globLiteral(text: string): string {
 }
 
 export async function approvalsWaiting(
-  redis: Redis,
+  redis: RedisClient,
   actionKeyPrefix: string,
   options: { now?: number; maxRounds?: number; maxKeys?: number } = {},
 ): Promise<ApprovalsWaiting> {
   const now = options.now ?? Date.now();
   const maxRounds = options.maxRounds ?? 200;
   const maxKeys = options.maxKeys ?? 20_000;
-  let cursor = '0';
   let rounds = 0;
   let seen = 0;
   let count = 0;
   let oldestAgeMs = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${globLiteral(actionKeyPrefix)}*`, 'COUNT', 500);
-    cursor = next;
-    rounds += 1;
-    seen += keys.length;
-    if (keys.length > 0) {
+  let truncated = false;
+  for (const node of keyHoldingNodes(redis)) {
+    let cursor = '0';
+    let done = false;
+    while (!done && rounds < maxRounds && seen < maxKeys) {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${globLiteral(actionKeyPrefix)}*`, 'COUNT', 500);
+      cursor = next;
+      done = next === '0';
+      rounds += 1;
+      seen += keys.length;
+      if (keys.length === 0) continue;
+      // Through the client, not the node: a Cluster client follows a slot that moved meanwhile.
       const pipeline = redis.pipeline();
       for (const key of keys) pipeline.hmget(key, 'status', 'createdAt', 'expiresAt');
       for (const [error, value] of (await pipeline.exec()) ?? []) {
@@ -47,6 +53,7 @@ export async function approvalsWaiting(
         oldestAgeMs = Math.max(oldestAgeMs, now - Number(createdAt));
       }
     }
-  } while (cursor !== '0' && rounds < maxRounds && seen < maxKeys);
-  return { count, oldestAgeMs, truncated: cursor !== '0' };
+    if (!done) truncated = true;
+  }
+  return { count, oldestAgeMs, truncated };
 }

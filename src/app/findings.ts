@@ -3,7 +3,7 @@
 // dialog states the exact command and host, planned from the runbook for that host. The message's
 // blocks are kept in Redis so that any process (the one handling a click, the worker reporting the
 // run) can re-render it: the clicked button goes away and the action's status takes its place.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 import type { ResolvedHost } from '../config/index.js';
 import { parseDetect } from '../diagnosis/parsers/index.js';
 import type { Finding } from '../diagnosis/types.js';
@@ -26,7 +26,7 @@ import type { Incident } from '../incidents/types.js';
 const STORE_TTL_MS = 14 * 24 * 3600 * 1000;
 
 export interface FindingsOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   outbox: SlackOutbox;
   threads: IncidentThreads;

@@ -2,7 +2,7 @@
 // caller posts the parent message and records its ts, everyone else waits for it. The parent is only
 // ever edited afterwards, from the stored incident, so repeats, other alerts of the group and the
 // resolution all land in the same place.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 import type { IncidentStore, OpenIncidentInput } from '../incidents/store.js';
 import { summarize } from '../incidents/summary.js';
 import type { Incident, TimelineKind } from '../incidents/types.js';
@@ -21,7 +21,7 @@ export interface OpenedThread {
 }
 
 export interface IncidentThreadsOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   incidents: IncidentStore;
   outbox: SlackOutbox;

@@ -3,12 +3,11 @@
 // the Slack connection, the alert processor and the workers, which finish what they hold; then the
 // Slack outbox drains; Redis and SSH last).
 import { WebClient } from '@slack/web-api';
-import { Redis } from 'ioredis';
 import type { Server } from 'node:http';
 import type { Config } from '../config/index.js';
 import { IncidentStore } from '../incidents/store.js';
 import { OoQueues } from '../queue/queues.js';
-import { clientOptions, withTimeout } from '../queue/redis.js';
+import { createRedisClient, describeConnection, withTimeout } from '../queue/redis.js';
 import { redactSecrets } from '../security/redact.js';
 import { PendingActionStore } from '../remediation/actions.js';
 import { AuditLog } from '../remediation/audit.js';
@@ -29,7 +28,7 @@ import { createLogger, type AppLogger } from './logger.js';
 import { resolveSettings, type ServiceMode, type ServiceSettings } from './settings.js';
 import { startWorkers, type Workers, type WorkersOptions } from './workers.js';
 
-export { resolveSettings, SettingsError, type ServiceSettings, type ServiceMode } from './settings.js';
+export { resolveRedisConnection, resolveSettings, SettingsError, type ServiceSettings, type ServiceMode } from './settings.js';
 
 export interface StartServiceOptions {
   config: Config;
@@ -40,6 +39,8 @@ export interface StartServiceOptions {
   host?: string;
   /** Test knobs for the remediation worker's lease and reaper. */
   remediation?: WorkersOptions['remediation'];
+  /** How long a Slack Web API call may take before it is given up (and, for a post, checked). Default 15 s. */
+  slackTimeoutMs?: number;
 }
 
 export interface RunningService {
@@ -73,7 +74,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   const metrics = new Metrics();
 
   const queues = new OoQueues({
-    redisUrl: settings.redisUrl,
+    redis: settings.redis,
     prefix: settings.redisPrefix,
     diagnosis: { attempts: config.workers.diagnosisAttempts, backoffMs: config.workers.diagnosisBackoffMs },
     enqueueTimeoutMs: 2500,
@@ -99,14 +100,19 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     });
     cleanups.push(() => pool.close());
 
-    const client = new WebClient(settings.botToken, {
-      ...(settings.slackApiUrl ? { slackApiUrl: settings.slackApiUrl } : {}),
-      rejectRateLimitedCalls: true,
-      retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2000 },
-      timeout: 15_000,
-      logger,
-    });
-    const outbox = new SlackOutbox(client, {
+    const slackClient = (retries: number) =>
+      new WebClient(settings.botToken, {
+        ...(settings.slackApiUrl ? { slackApiUrl: settings.slackApiUrl } : {}),
+        rejectRateLimitedCalls: true,
+        retryConfig: { retries, factor: 2, minTimeout: 200, maxTimeout: 2000 },
+        timeout: options.slackTimeoutMs ?? 15_000,
+        logger,
+      });
+    // Reads (auth.test, usergroups) may retry by themselves. The outbox's client never does: a post whose
+    // answer was lost would be sent again blind; the outbox retries, and first asks Slack whether it landed.
+    const client = slackClient(2);
+    const outboxClient = slackClient(0);
+    const outbox = new SlackOutbox(outboxClient, {
       postEveryMs: settings.postEveryMs,
       onError,
       metrics: { onCall: (method, outcome) => metrics.inc('oo_slack_calls_total', { method, outcome }) },
@@ -140,6 +146,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       logger,
       metrics,
       progressEveryMs: settings.progressEveryMs,
+      progressAfterMs: settings.progressAfterMs,
       ...(options.remediation ? { remediation: options.remediation } : {}),
     });
     cleanups.push(() => workers.close());
@@ -212,7 +219,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         },
       });
 
-      const blocking = new Redis(settings.redisUrl, { ...clientOptions('worker'), connectionName: 'oo-alerts' });
+      const blocking = createRedisClient(settings.redis, 'worker', { connectionName: 'oo-alerts' });
       blocking.on('error', (error) => onError(error, 'redis alert-stream connection'));
       cleanups.push(async () => blocking.quit().catch(() => blocking.disconnect()));
       const handler = new AlertHandler({
@@ -271,7 +278,9 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
     });
     const port = await listen(server, settings.port, options.host);
     cleanups.push(() => closeServer(server));
-    logger.info(`oo ${mode} listening on ${options.host ?? '*'}:${port}${slack ? ` (Slack ${slack.mode} mode)` : ''}`);
+    logger.info(
+      `oo ${mode} listening on ${options.host ?? '*'}:${port}${slack ? ` (Slack ${slack.mode} mode)` : ''}; Redis: ${describeConnection(settings.redis)}, prefix ${keys.prefix}`,
+    );
 
     let closing: Promise<void> | undefined;
     return {

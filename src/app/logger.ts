@@ -37,6 +37,7 @@ export const REDACTED_LOG_PATHS = [
   'alertToken',
   'signingSecret',
   'password',
+  'sentinelPassword',
   'secret',
   'authorization',
   'headers.authorization',
@@ -46,6 +47,7 @@ export const REDACTED_LOG_PATHS = [
   '*.appToken',
   '*.signingSecret',
   '*.password',
+  '*.sentinelPassword',
   '*.secret',
   '*.authorization',
 ];

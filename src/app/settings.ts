@@ -2,6 +2,7 @@
 // so that a missing token or a bad URL is named before anything listens.
 import type { LogLevel } from '@slack/bolt';
 import type { Config } from '../config/index.js';
+import type { RedisConnection } from '../queue/redis.js';
 import type { PolicyConfig } from '../remediation/policy.js';
 import { parseLogLevel } from './logger.js';
 
@@ -16,7 +17,8 @@ export interface ServiceSettings {
   appToken?: string;
   /** Base URL of the Slack Web API (`…/api/`). */
   slackApiUrl?: string;
-  redisUrl: string;
+  /** One server, Sentinel or Cluster, with the passwords from the environment where set. */
+  redis: RedisConnection;
   redisPrefix: string;
   port: number;
   /** Bearer token the alert webhooks require (serve only). */
@@ -27,6 +29,8 @@ export interface ServiceSettings {
   policy?: PolicyConfig;
   actionTtlMs: number;
   progressEveryMs: number;
+  /** A diagnosis's progress message appears only after this long. */
+  progressAfterMs: number;
   postEveryMs: number;
 }
 
@@ -37,15 +41,59 @@ export class SettingsError extends Error {
   }
 }
 
+/** A variable's value, trimmed; undefined when unset or blank. */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/**
+ * Where Redis is: REDIS_URL or redis.url (one server), redis.sentinels (Sentinel) or redis.cluster.
+ * Passwords come from REDIS_PASSWORD and REDIS_SENTINEL_PASSWORD when set, else from oo.yaml. REDIS_URL
+ * next to sentinels or cluster is refused: it would quietly bypass the failover or the cluster.
+ */
+export function resolveRedisConnection(config: Pick<Config, 'redis' | 'file'>, env: NodeJS.ProcessEnv): { connection?: RedisConnection; problems: string[] } {
+  const { redis, file } = config;
+  const envUrl = envValue(env, 'REDIS_URL');
+  const password = envValue(env, 'REDIS_PASSWORD') ?? redis.password;
+  const auth = {
+    ...(redis.username !== undefined ? { username: redis.username } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(redis.tls ? { tls: true } : {}),
+  };
+  const mode = redis.sentinels ? 'sentinels' : redis.cluster ? 'cluster' : undefined;
+  if (mode && envUrl) {
+    return { problems: [`REDIS_URL is set, but ${file} configures redis.${mode}: unset REDIS_URL (one URL would bypass ${mode === 'cluster' ? 'the cluster' : "Sentinel's failover"})`] };
+  }
+  if (redis.sentinels) {
+    if (redis.name === undefined) return { problems: [`${file}: redis.sentinels needs redis.name (the master group name)`] };
+    const sentinelPassword = envValue(env, 'REDIS_SENTINEL_PASSWORD') ?? redis.sentinelPassword;
+    return {
+      problems: [],
+      connection: {
+        mode: 'sentinel',
+        sentinels: redis.sentinels,
+        name: redis.name,
+        ...auth,
+        ...(redis.db !== undefined ? { db: redis.db } : {}),
+        ...(redis.sentinelUsername !== undefined ? { sentinelUsername: redis.sentinelUsername } : {}),
+        ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      },
+    };
+  }
+  if (redis.cluster) return { problems: [], connection: { mode: 'cluster', nodes: redis.cluster.nodes, ...auth } };
+  const url = envUrl ?? redis.url;
+  if (!url) return { problems: ['REDIS_URL is not set (and oo.yaml has no redis.url, redis.sentinels or redis.cluster)'] };
+  if (!/^rediss?:\/\//.test(url)) return { problems: ['REDIS_URL must start with redis:// or rediss://'] };
+  return { problems: [], connection: { mode: 'standalone', url, ...auth } };
+}
+
 const SLACK_TOKEN = /^xox[bp]-[A-Za-z0-9-]{4,}$/;
 const APP_TOKEN = /^xapp-[A-Za-z0-9-]{4,}$/;
 
 export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: ServiceMode): ServiceSettings {
   const problems: string[] = [];
-  const get = (name: string) => {
-    const value = env[name];
-    return value === undefined || value.trim() === '' ? undefined : value.trim();
-  };
+  const get = (name: string) => envValue(env, name);
 
   const botToken = get('SLACK_BOT_TOKEN');
   if (!botToken) problems.push('SLACK_BOT_TOKEN is not set (the bot token, xoxb-…)');
@@ -68,9 +116,8 @@ export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: Se
     }
   }
 
-  const redisUrl = get('REDIS_URL') ?? config.redis.url;
-  if (!redisUrl) problems.push('REDIS_URL is not set (and oo.yaml has no redis.url)');
-  else if (!/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must start with redis:// or rediss://');
+  const redis = resolveRedisConnection(config, env);
+  problems.push(...redis.problems);
 
   const portText = get('PORT') ?? '3000';
   const port = Number(portText);
@@ -107,7 +154,7 @@ export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: Se
     ...(signingSecret ? { signingSecret } : {}),
     ...(appToken ? { appToken } : {}),
     ...(slackApiUrl ? { slackApiUrl: slackApiUrl.endsWith('/') ? slackApiUrl : `${slackApiUrl}/` } : {}),
-    redisUrl: redisUrl!,
+    redis: redis.connection!,
     redisPrefix: config.redis.prefix,
     port,
     ...(alertToken ? { alertToken } : {}),
@@ -116,6 +163,7 @@ export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: Se
     ...(config.policy ? { policy: config.policy } : {}),
     actionTtlMs: (slack.actionTtlMinutes ?? 60) * 60_000,
     progressEveryMs: slack.progressEveryMs ?? 1500,
+    progressAfterMs: slack.progressAfterMs ?? 2000,
     postEveryMs: slack.postEveryMs ?? 1100,
   };
 }

@@ -15,7 +15,7 @@ import type { BoundRunbook } from '../runbooks/index.js';
 import { renderProgress, renderRemediationResult, inlineCode, mrkdwnSafe } from '../slack/blocks.js';
 import { renderNote } from '../slack/messages.js';
 import type { SlackOutbox } from '../slack/outbox.js';
-import { ThrottledMessage } from '../slack/progress.js';
+import { DeferredProgress } from '../slack/progress.js';
 import { isSshError, type SshPool } from '../ssh/index.js';
 import type { FindingsMessages } from './findings.js';
 import type { IncidentThreads } from './incident-threads.js';
@@ -37,6 +37,8 @@ export interface WorkersOptions {
   logger: AppLogger;
   metrics: Metrics;
   progressEveryMs: number;
+  /** A diagnosis posts a progress message only once it has run this long. */
+  progressAfterMs: number;
   /** Remediation lease and reaper settings (tests shorten them). */
   remediation?: { leaseMs?: number; reapEveryMs?: number; lockDurationMs?: number; stalledIntervalMs?: number };
 }
@@ -49,7 +51,7 @@ export interface Workers {
 }
 
 interface RunningDiagnosis {
-  message?: ThrottledMessage;
+  message?: DeferredProgress;
   startedAt: number;
 }
 
@@ -82,8 +84,11 @@ export function startWorkers(options: WorkersOptions): Workers {
       const incident = await incidents.get(data.incidentKey);
       if (incident?.threadTs) {
         const title = data.verifiesAction ? 'Verifying after an interrupted fix' : 'Diagnosing 502';
-        const ts = await outbox.post(incident.channel, renderProgress({ host: data.host, stepsDone: 0, stepsTotal: 0, title }), incident.threadTs);
-        state.message = new ThrottledMessage(outbox, incident.channel, ts, options.progressEveryMs, (error) => onError(error, 'progress'));
+        state.message = new DeferredProgress(outbox, { channel: incident.channel, threadTs: incident.threadTs }, renderProgress({ host: data.host, stepsDone: 0, stepsTotal: 0, title }), {
+          afterMs: options.progressAfterMs,
+          everyMs: options.progressEveryMs,
+          onError: (error) => onError(error, 'progress'),
+        });
       }
       let host: ResolvedHost;
       try {
@@ -174,7 +179,12 @@ export function startWorkers(options: WorkersOptions): Workers {
     onFailed(job, error) {
       if (!job) return;
       const data = job.data;
+      const state = running.get(job.id ?? data.requestId);
       running.delete(job.id ?? data.requestId);
+      // A progress message not yet shown never will be; one that is shown says where it stopped.
+      void state?.message
+        ?.finish(renderProgress({ host: data.host, stepsDone: 0, stepsTotal: 0, title: 'Diagnosis failed', elapsedMs: Date.now() - state.startedAt }))
+        .catch((failure: unknown) => onError(failure, 'progress'));
       metrics.inc('oo_diagnoses_total', { verdict: 'failed' });
       if (job.processedOn) metrics.observe('oo_job_duration_seconds', { queue: DIAGNOSIS_QUEUE, outcome: 'failed' }, (Date.now() - job.processedOn) / 1000);
       void (async () => {

@@ -8,7 +8,8 @@
  * and the next one starts when the service's Slack outbox is idle again.
  *
  * Two modes: "paced" is the product's defaults against a Slack that allows one message a second per
- * channel (the outbox spaces posts 1.1 s apart: parent, status, findings); "unpaced" turns the spacing
+ * channel (the outbox sends bursts of 2, then one post per 1.1 s; a quick diagnosis posts no status
+ * message, so parent and findings go out back to back); "unpaced" turns the spacing
  * and the stand-in's limit off, leaving the service's own latency. See bench/README.md.
  */
 import os from 'node:os';
@@ -104,10 +105,17 @@ export interface AlertReport {
   valid: boolean;
 }
 
+/**
+ * A lone alert finds its channel at rest: the outbox's burst allowance (2 posts, refilled at one per
+ * 1.1 s) is whole again this long after the previous incident's last post. Incidents that come faster
+ * than that share the channel's budget; the storm benchmark measures that case.
+ */
+const CHANNEL_AT_REST_MS = 2500;
+
 function modeSettings(mode: AlertMode) {
   return mode === 'paced'
-    ? { slack: {}, postMessageRate: undefined, gapMs: 1200, describe: { outboxPostEveryMs: 1100, standinPostMessageRate: '1/s per channel, burst 1 (Slack)', gapBetweenIncidentsMs: 1200 } }
-    : { slack: { postEveryMs: 0 }, postMessageRate: false as const, gapMs: 0, describe: { outboxPostEveryMs: 0, standinPostMessageRate: 'off', gapBetweenIncidentsMs: 0 } };
+    ? { slack: {}, postMessageRate: undefined, gapMs: CHANNEL_AT_REST_MS, describe: { outboxPostEveryMs: 1100, outboxPostBurst: 2, standinPostMessageRate: '1/s per channel, burst 3 (Slack: 1/s, short bursts allowed)', gapBetweenIncidentsMs: CHANNEL_AT_REST_MS } }
+    : { slack: { postEveryMs: 0 }, postMessageRate: false as const, gapMs: 0, describe: { outboxPostEveryMs: 0, outboxPostBurst: 2, standinPostMessageRate: 'off', gapBetweenIncidentsMs: 0 } };
 }
 
 async function runIncident(
@@ -165,7 +173,7 @@ async function runIncident(
   await rig.alert(alertmanagerBody([{ alertname, instance, status: 'resolved', startsAt: new Date(sentAt - 1000).toISOString() }]));
   await pollFor(async () => ((await rig.incidents()).incidents.some((incident) => incident.threadTs === found.parent.ts) ? undefined : true), 30_000, 50);
   await rig.outboxIdle(30_000);
-  // The next alert should not find the channel's lane just used: wait out the outbox's spacing.
+  // The next alert should find the channel at rest, as a lone alert does (see CHANNEL_AT_REST_MS).
   if (gapMs > 0) await sleep(gapMs);
   return record;
 }
@@ -282,7 +290,7 @@ export function renderAlertMarkdown(report: AlertReport): string {
       rows,
     ),
     '',
-    ...report.modes.map((mode) => `- ${mode.mode}: outbox spacing ${String(mode.settings.outboxPostEveryMs)} ms, stand-in limit ${String(mode.settings.standinPostMessageRate)}`),
+    ...report.modes.map((mode) => `- ${mode.mode}: outbox spacing ${String(mode.settings.outboxPostEveryMs)} ms after bursts of ${String(mode.settings.outboxPostBurst)}, stand-in limit ${String(mode.settings.standinPostMessageRate)}`),
     '',
   ].join('\n');
 }

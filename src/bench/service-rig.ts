@@ -36,7 +36,7 @@ export interface RigOptions {
   slack?: Record<string, unknown>;
   alerts?: Record<string, unknown>;
   workers?: Record<string, unknown>;
-  /** The stand-in's chat.postMessage limit per channel; default Slack's (1 a second, no burst). */
+  /** The stand-in's chat.postMessage limit per channel; default Slack's (1 a second, bursts of 3). */
   postMessageRate?: { perSecond: number; burst: number } | false;
   /** How long the service may take to start. */
   startTimeoutMs?: number;

@@ -190,7 +190,7 @@ export async function runStormBenchmark(args: StormArgs, context: BenchContext):
           distinctAlertsPerHost: PROBES_PER_HOST,
           faults: FAULTS.join(', '),
           service: 'oo.yaml defaults (workers.diagnosisConcurrency 4, slack.postEveryMs 1100, alerts.repeatWindowMs 60000)',
-          standin: 'chat.postMessage 1/s per channel, burst 1 (as Slack)',
+          standin: 'chat.postMessage 1/s per channel, burst 3 (as Slack: short bursts allowed)',
         },
         labStartupMs,
         sending: {

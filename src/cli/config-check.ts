@@ -28,7 +28,21 @@ export interface ConfigCheckSummary {
   groups: Record<string, string[]>;
   channel: string | null;
   policy: { channels: string[]; approvers: Record<string, string[]>; secondApprover: boolean; allowSelfApproval: boolean } | null;
-  redis: { url: string; prefix: string };
+  /** Where Redis is and where its passwords come from: never a URL or a password itself. */
+  redis: {
+    mode: 'standalone' | 'sentinel' | 'cluster';
+    /** One server: where the URL comes from (`from REDIS_URL`, `from redis.url`, `not set`); else `not used`. */
+    url: string;
+    /** Sentinel: the sentinels; Cluster: the nodes named (host:port). */
+    endpoints?: string[];
+    /** Sentinel: the master group name. */
+    name?: string;
+    prefix: string;
+    /** `from REDIS_PASSWORD`, `from redis.password` or `none`. */
+    password: string;
+    /** Sentinel only: the same for the sentinels' own password. */
+    sentinelPassword?: string;
+  };
   runbooks: { id: string; steps: number; remediations: number }[];
   /** Things that are valid YAML and schema but that a service would trip on (file:line:col field: …). */
   warnings: string[];
@@ -69,16 +83,31 @@ async function warningsFor(config: Config, text: string, env: NodeJS.ProcessEnv)
   if (!config.policy) {
     warnings.push(parsed.problemAt([], 'no policy: section: nobody can approve a remediation'));
   }
-  if (!(env.REDIS_URL ?? '').trim() && config.redis.url === undefined) {
+  const redis = config.redis;
+  const redisUrlHere = (env.REDIS_URL ?? '').trim() !== '';
+  const section = redis.sentinels ? 'sentinels' : redis.cluster ? 'cluster' : undefined;
+  if (section && redisUrlHere) {
+    warnings.push(parsed.problemAt(['redis', section], `REDIS_URL is set here as well: oo serve and oo worker refuse to start with both (unset REDIS_URL)`, true));
+  }
+  if (!section && !redisUrlHere && redis.url === undefined) {
     warnings.push(parsed.problemAt([], 'no redis.url and REDIS_URL is not set here: oo serve and oo worker need one'));
+  }
+  for (const [field, variable] of [['password', 'REDIS_PASSWORD'], ['sentinelPassword', 'REDIS_SENTINEL_PASSWORD']] as const) {
+    if (redis[field] !== undefined) {
+      warnings.push(parsed.problemAt(['redis', field], `a password written in the file: prefer ${variable} in the service's environment`, true));
+    }
   }
   return warnings.map(formatProblem);
 }
 
 function summarize(config: Config, runbooks: Runbook[], warnings: string[], env: NodeJS.ProcessEnv): ConfigCheckSummary {
   const channel = config.slack?.channel ?? config.policy?.channels[0] ?? null;
-  // The URL may hold a password: show where it comes from, never the URL itself.
-  const redisSource = (env.REDIS_URL ?? '').trim() ? 'from REDIS_URL' : config.redis.url !== undefined ? 'from redis.url' : 'not set';
+  const redis = config.redis;
+  // The URL may hold a password: show where it comes from, never the URL itself; the same for passwords.
+  const source = (variable: string, field: 'password' | 'sentinelPassword') =>
+    (env[variable] ?? '').trim() ? `from ${variable}` : redis[field] !== undefined ? `from redis.${field}` : 'none';
+  const endpoints = (redis.sentinels ?? redis.cluster?.nodes)?.map(({ host, port }) => `${host}:${port}`);
+  const urlSource = (env.REDIS_URL ?? '').trim() ? 'from REDIS_URL' : redis.url !== undefined ? 'from redis.url' : 'not set';
   return {
     file: config.file,
     hosts: Object.entries(config.hosts).map(([name, host]) => ({
@@ -99,10 +128,32 @@ function summarize(config: Config, runbooks: Runbook[], warnings: string[], env:
           allowSelfApproval: config.policy.highRisk.allowSelfApproval,
         }
       : null,
-    redis: { url: redisSource, prefix: config.redis.prefix },
+    redis: {
+      mode: redis.sentinels ? 'sentinel' : redis.cluster ? 'cluster' : 'standalone',
+      url: endpoints ? 'not used' : urlSource,
+      ...(endpoints ? { endpoints } : {}),
+      ...(redis.name !== undefined ? { name: redis.name } : {}),
+      prefix: redis.prefix,
+      password: source('REDIS_PASSWORD', 'password'),
+      ...(redis.sentinels ? { sentinelPassword: source('REDIS_SENTINEL_PASSWORD', 'sentinelPassword') } : {}),
+    },
     runbooks: runbooks.map((runbook) => ({ id: runbook.id, steps: runbook.steps.length, remediations: runbook.remediations.length })),
     warnings,
   };
+}
+
+function renderRedis(redis: ConfigCheckSummary['redis']): string {
+  const where =
+    redis.mode === 'sentinel'
+      ? `Sentinel master ${redis.name} via ${redis.endpoints?.join(', ')}`
+      : redis.mode === 'cluster'
+        ? `Cluster via ${redis.endpoints?.join(', ')}`
+        : redis.url;
+  const passwords = [
+    ...(redis.password !== 'none' ? [`password ${redis.password}`] : []),
+    ...(redis.sentinelPassword !== undefined && redis.sentinelPassword !== 'none' ? [`sentinel password ${redis.sentinelPassword}`] : []),
+  ];
+  return [where, `prefix ${redis.prefix}`, ...passwords].join(', ');
 }
 
 function render(summary: ConfigCheckSummary): string {
@@ -126,7 +177,7 @@ function render(summary: ConfigCheckSummary): string {
   } else {
     lines.push('policy: none (nobody can approve a remediation)');
   }
-  lines.push(`redis: ${summary.redis.url}, prefix ${summary.redis.prefix}`);
+  lines.push(`redis: ${renderRedis(summary.redis)}`);
   lines.push(`runbooks (${summary.runbooks.length})`);
   for (const runbook of summary.runbooks) lines.push(`  ${runbook.id}: ${runbook.steps} steps, ${runbook.remediations} remediations`);
   return `${lines.join('\n')}\n`;

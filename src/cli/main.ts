@@ -3,10 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { Command, CommanderError, Option } from 'commander';
-import { Redis } from 'ioredis';
-import { SettingsError, startService, type ServiceMode } from '../app/index.js';
+import { resolveRedisConnection, SettingsError, startService, type ServiceMode } from '../app/index.js';
 import { keyspace } from '../queue/keys.js';
-import { clientOptions, waitForReady } from '../queue/redis.js';
+import { createRedisClient, waitForReady } from '../queue/redis.js';
 import { AUDIT_KINDS, AuditLog, type AuditKind } from '../remediation/audit.js';
 import { ConfigError, loadConfig, resolveTargets, UnknownTargetError, type Config } from '../config/index.js';
 import { classify } from '../diagnosis/classify.js';
@@ -168,15 +167,15 @@ async function auditExportCommand(
   io: Io,
 ): Promise<number> {
   const config = await loadConfig(options.config);
-  const redisUrl = process.env.REDIS_URL || config.redis.url;
-  if (!redisUrl) throw new UsageError('REDIS_URL is not set (and oo.yaml has no redis.url)');
+  const { connection, problems } = resolveRedisConnection(config, process.env);
+  if (!connection) throw new UsageError(problems.join('; '));
   if (options.kind !== undefined && !(AUDIT_KINDS as readonly string[]).includes(options.kind)) {
     throw new UsageError(`--kind must be one of ${AUDIT_KINDS.join(', ')} (got ${JSON.stringify(options.kind)})`);
   }
   if (options.since !== undefined && Number.isNaN(Date.parse(options.since))) {
     throw new UsageError(`--since is not a time: ${JSON.stringify(options.since)} (use ISO 8601, e.g. 2025-01-31T00:00:00Z)`);
   }
-  const redis = new Redis(redisUrl, { ...clientOptions('producer'), lazyConnect: true });
+  const redis = createRedisClient(connection, 'producer', { lazyConnect: true });
   redis.on('error', () => undefined);
   try {
     await waitForReady(redis, 10_000);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
+import { isHashTagPrefix } from '../queue/keys.js';
 import { configSchema, type Config, type HostConfig } from './schema.js';
 import { readYaml, YamlFileError, zodProblems, type ParsedYaml, type YamlProblem } from './yaml-errors.js';
 
@@ -107,6 +108,8 @@ function crossFieldProblems(raw: unknown, parsed: ParsedYaml): YamlProblem[] {
     }
   }
 
+  problems.push(...redisProblems(raw, parsed));
+
   const groups = isRecord(raw.groups) ? raw.groups : {};
   for (const [group, members] of Object.entries(groups)) {
     if (hostNames.has(group)) {
@@ -125,6 +128,38 @@ function crossFieldProblems(raw: unknown, parsed: ParsedYaml): YamlProblem[] {
         );
       }
     });
+  }
+  return problems;
+}
+
+/**
+ * The `redis:` section's combinations: one server (`url`), Sentinel (`sentinels` + `name`) or Cluster
+ * (`cluster`), never two; Cluster with a hash-tag prefix, because BullMQ's scripts, MULTI and oo's own
+ * Lua scripts touch several keys at once, which Redis Cluster only allows within one hash slot.
+ */
+function redisProblems(raw: RawRecord, parsed: ParsedYaml): YamlProblem[] {
+  if (!isRecord(raw.redis)) return [];
+  const redis = raw.redis;
+  const problems: YamlProblem[] = [];
+  const at = (field: string, message: string, preferKey = true) => problems.push(parsed.problemAt(['redis', field], message, preferKey));
+  const has = (field: string) => redis[field] !== undefined;
+
+  if (has('sentinels') && has('cluster')) at('cluster', 'give either sentinels (Redis Sentinel) or cluster (Redis Cluster), not both');
+  for (const mode of ['sentinels', 'cluster']) {
+    if (has('url') && has(mode)) at(mode, `give either url (one Redis server) or ${mode}, not both`);
+  }
+  if (has('sentinels') && !has('name')) at('sentinels', 'needs name: the master group name the sentinels monitor (sentinel monitor <name> …)');
+  for (const field of ['name', 'sentinelUsername', 'sentinelPassword']) {
+    if (has(field) && !has('sentinels')) at(field, `${field} is a Redis Sentinel setting: it needs sentinels`);
+  }
+  if (has('db')) {
+    if (has('cluster')) at('db', 'Redis Cluster has only database 0: leave db out');
+    else if (!has('sentinels')) at('db', 'db is a Redis Sentinel setting; with url, put the database in the URL (redis://host:6379/<db>)');
+  }
+  if (has('cluster') && !(typeof redis.prefix === 'string' && isHashTagPrefix(redis.prefix))) {
+    const why = 'Redis Cluster needs a hash-tag prefix such as "{oo}": the queues and the incident store change several keys at once, which Redis Cluster only allows when they share one hash slot';
+    if (has('prefix')) at('prefix', `${why} (got ${JSON.stringify(redis.prefix)})`, false);
+    else at('cluster', `${why}; set prefix: "{oo}"`);
   }
   return problems;
 }

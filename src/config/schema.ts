@@ -86,6 +86,11 @@ export const slackSchema = z.strictObject({
   actionTtlMinutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
   /** Least time between two edits of a progress message (Slack allows about one edit a second). */
   progressEveryMs: z.number().int().min(250).max(60_000).optional(),
+  /**
+   * A diagnosis shows a progress message only once it has run this long (0: at once). A quick one goes
+   * straight to its findings, which then take the thread's first message.
+   */
+  progressAfterMs: z.number().int().min(0).max(60_000).optional(),
   /** Least time between two messages to one channel (chat.postMessage: about 1 per second). */
   postEveryMs: z.number().int().min(0).max(60_000).optional(),
 });
@@ -104,6 +109,18 @@ export const alertsSchema = z.strictObject({
   maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
 });
 
+/** A Redis server or Sentinel address; `port` defaults to `defaultPort`. */
+const redisEndpoint = (defaultPort: number) =>
+  z.strictObject({ host: address, port: z.number().int().min(1).max(65535).default(defaultPort) });
+const redisSecret = z.string().min(1, { message: 'must not be empty (leave it out, or set it in the environment)' });
+const REDIS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const redisUser = z.string().regex(/^[^\s]{1,128}$/, { message: 'must be 1-128 characters without spaces' });
+
+/**
+ * The `redis:` section: one server (`url`), a Sentinel-monitored master (`sentinels` + `name`) or a
+ * Redis Cluster (`cluster.nodes`, with a hash-tag `prefix`). Which combinations are allowed is checked
+ * in config/load.ts (redisProblems), so that one run names every mistake with its line.
+ */
 export const redisSchema = z.strictObject({
   /** `redis://…`; REDIS_URL wins when set. */
   url: z.string().regex(/^rediss?:\/\//, { message: 'must start with redis:// or rediss://' }).optional(),
@@ -112,6 +129,29 @@ export const redisSchema = z.strictObject({
     .string()
     .regex(/^(?:\{[A-Za-z0-9_.-]{1,64}\}|[A-Za-z0-9_.-]{1,64})$/, { message: 'use 1-64 of A-Z a-z 0-9 _ . -, optionally in {}' })
     .default('oo'),
+  /** Sentinel: the sentinels to ask for the current master (port 26379 by default). */
+  sentinels: z.array(redisEndpoint(26379)).min(1, { message: 'name at least one sentinel' }).optional(),
+  /** Sentinel: the master group name (`sentinel monitor <name> …`). */
+  name: z.string().regex(REDIS_NAME, { message: 'must be 1-64 of A-Z a-z 0-9 _ . -' }).optional(),
+  /** Redis Cluster: some of its nodes (the others are discovered; port 6379 by default). */
+  cluster: z
+    .strictObject({ nodes: z.array(redisEndpoint(6379)).min(1, { message: 'name at least one cluster node' }) })
+    .optional(),
+  /** ACL user of the Redis servers (not of the sentinels). */
+  username: redisUser.optional(),
+  /**
+   * Password of the Redis servers; REDIS_PASSWORD wins when set (prefer it: keep secrets out of files).
+   * With `url`, a password written in the URL wins over both.
+   */
+  password: redisSecret.optional(),
+  /** ACL user of the sentinels themselves. */
+  sentinelUsername: redisUser.optional(),
+  /** Password of the sentinels themselves; REDIS_SENTINEL_PASSWORD wins when set. */
+  sentinelPassword: redisSecret.optional(),
+  /** Sentinel: the database number (with `url` it is the URL's path, `redis://host:6379/<db>`; Cluster has only 0). */
+  db: z.number().int().min(0).max(1_000_000).optional(),
+  /** TLS to every Redis server (and sentinel), checked against the system CAs (NODE_EXTRA_CA_CERTS adds one). */
+  tls: z.boolean().optional(),
 });
 
 export const workersSchema = z.strictObject({

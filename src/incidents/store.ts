@@ -2,9 +2,8 @@
 // of an alert and several replicas receiving it at once still make one incident: the caller that gets
 // `created: true` posts the parent Slack message and records its ts with setThread; the others read it,
 // or wait for it with waitForThread.
-import type { Redis } from 'ioredis';
 import type { Keyspace } from '../queue/keys.js';
-import { runScript, sleep } from '../queue/redis.js';
+import { runScript, sleep, type RedisClient } from '../queue/redis.js';
 import { redactSecrets } from '../security/redact.js';
 import { TIMELINE_KINDS, type Incident, type TimelineEntry, type TimelineKind } from './types.js';
 
@@ -155,7 +154,7 @@ export class IncidentStore {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     options: IncidentStoreOptions = {},
   ) {

@@ -5,9 +5,8 @@
 // or release (compare-and-delete in Lua). Expiry uses the Redis server's clock, the one clock every
 // replica shares.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { assertHost, type Keyspace } from './keys.js';
-import { runScript, sleep } from './redis.js';
+import { runScript, sleep, type RedisClient } from './redis.js';
 
 export type HostLockMode = 'exclusive' | 'shared';
 
@@ -86,7 +85,7 @@ export class HostLock {
   private readonly pollMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     private readonly options: HostLockOptions = {},
   ) {

@@ -29,5 +29,16 @@ export {
   type DiagnosisRequest,
   type RemediationJobData,
 } from './jobs.js';
-export { keyspace, assertPrefix, InvalidKeyPartError, type Keyspace } from './keys.js';
-export { createRedisClient, clientOptions, waitForReady, RedisUnavailableError, type RedisRole } from './redis.js';
+export { keyspace, assertPrefix, isHashTagPrefix, InvalidKeyPartError, type Keyspace } from './keys.js';
+export {
+  createRedisClient,
+  clientOptions,
+  describeConnection,
+  keyHoldingNodes,
+  waitForReady,
+  RedisUnavailableError,
+  type RedisClient,
+  type RedisConnection,
+  type RedisEndpoint,
+  type RedisRole,
+} from './redis.js';

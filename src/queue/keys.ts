@@ -25,6 +25,11 @@ export function assertPrefix(prefix: string): string {
   return prefix;
 }
 
+/** True when the prefix is a Redis Cluster hash tag as a whole (`{oo}`): every key under it is in one slot. */
+export function isHashTagPrefix(prefix: string): boolean {
+  return /^\{[^{}]+\}$/.test(prefix);
+}
+
 export function assertHost(host: string): string {
   if (typeof host !== 'string' || !HOST_PATTERN.test(host)) {
     throw new InvalidKeyPartError('host', host, 'a host name from the inventory: letters, digits, "_", "." and "-"');

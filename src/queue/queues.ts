@@ -2,7 +2,7 @@
 // Redis is away, enqueue* rejects with RedisUnavailableError at once and the HTTP layer answers 503.
 // Workers share one client that waits for Redis instead (maxRetriesPerRequest: null).
 import { Queue, type JobsOptions, type KeepJobs } from 'bullmq';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import {
   diagnosisDedupId,
   diagnosisJobId,
@@ -14,16 +14,18 @@ import {
   type DiagnosisRequest,
   type RemediationJobData,
 } from './jobs.js';
-import { keyspace, type Keyspace } from './keys.js';
-import { createRedisClient, RedisUnavailableError, waitForReady, withTimeout } from './redis.js';
+import { isHashTagPrefix, keyspace, type Keyspace } from './keys.js';
+import { createRedisClient, RedisUnavailableError, waitForReady, withTimeout, type RedisClient, type RedisConnection } from './redis.js';
 
 export const DIAGNOSIS_QUEUE = 'diagnosis';
 export const REMEDIATION_QUEUE = 'remediation';
 
 export interface OoQueuesOptions {
-  /** `redis://…` or `rediss://…` (REDIS_URL). */
-  redisUrl: string;
-  /** Extra ioredis options (TLS, password…); the role settings above always win. */
+  /** `redis://…` or `rediss://…` (REDIS_URL): one server. */
+  redisUrl?: string;
+  /** One server, Sentinel or Cluster (app/settings.ts); wins over redisUrl. */
+  redis?: RedisConnection;
+  /** Extra ioredis options (a connection name…); the role settings above always win. */
   redisOptions?: RedisOptions;
   /** Key prefix for everything oo-responder stores; `{oo}` (a hash tag) for Redis Cluster. Default `oo`. */
   prefix?: string;
@@ -53,10 +55,11 @@ export interface EnqueueResult {
 export class OoQueues {
   readonly keys: Keyspace;
   /** Fail-fast client (no offline queue): for request paths such as Slack clicks and webhooks. */
-  readonly producer: Redis;
+  readonly producer: RedisClient;
   readonly diagnosis: Queue<DiagnosisJobData, unknown, string>;
   readonly remediation: Queue<RemediationJobData, unknown, string>;
-  private workerClient: Redis | undefined;
+  private workerClient: RedisClient | undefined;
+  private readonly connection: RedisConnection | string;
   private closed = false;
   private readonly diagnosisDefaults: JobsOptions;
   private readonly remediationDefaults: JobsOptions;
@@ -64,7 +67,13 @@ export class OoQueues {
 
   constructor(private readonly options: OoQueuesOptions) {
     this.keys = keyspace(options.prefix ?? 'oo');
-    this.producer = createRedisClient(options.redisUrl, 'producer', options.redisOptions);
+    const connection = options.redis ?? options.redisUrl;
+    if (connection === undefined) throw new Error('OoQueues needs redis (a connection) or redisUrl');
+    if (typeof connection !== 'string' && connection.mode === 'cluster' && !isHashTagPrefix(this.keys.prefix)) {
+      throw new Error(`Redis Cluster needs a hash-tag key prefix such as "{oo}" (got ${JSON.stringify(this.keys.prefix)})`);
+    }
+    this.connection = connection;
+    this.producer = createRedisClient(connection, 'producer', options.redisOptions);
     this.producer.on('error', (error) => options.onError?.(error, 'redis producer connection'));
     const queueOptions = { connection: this.producer, prefix: this.keys.bullPrefix };
     this.diagnosis = new Queue<DiagnosisJobData, unknown, string>(DIAGNOSIS_QUEUE, queueOptions);
@@ -102,10 +111,10 @@ export class OoQueues {
   }
 
   /** The shared worker client (created on first use). */
-  workerConnection(): Redis {
+  workerConnection(): RedisClient {
     if (this.closed) throw new Error('the queues are closed');
     if (!this.workerClient) {
-      this.workerClient = createRedisClient(this.options.redisUrl, 'worker', this.options.redisOptions);
+      this.workerClient = createRedisClient(this.connection, 'worker', this.options.redisOptions);
       this.workerClient.on('error', (error) => this.options.onError?.(error, 'redis worker connection'));
     }
     return this.workerClient;

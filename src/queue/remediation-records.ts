@@ -4,11 +4,10 @@
 // the command again. While the command runs its worker keeps a short lease alive; a record still
 // `running` whose lease has lapsed belongs to a worker that died mid-run: nobody knows what happened on
 // the host, so the reaper marks it `unknown` and a verification diagnosis is queued instead of a re-run.
-import type { Redis } from 'ioredis';
 import type { RemediationOutcome, RemediationStatus } from '../remediation/execute.js';
 import type { RemediationJobData } from './jobs.js';
 import type { Keyspace } from './keys.js';
-import { runScript } from './redis.js';
+import { runScript, type RedisClient } from './redis.js';
 
 export type RemediationRecordState = 'running' | 'unknown' | RemediationStatus;
 
@@ -87,7 +86,7 @@ export class RemediationRecords {
   readonly retentionMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     options: RemediationRecordsOptions = {},
   ) {

@@ -3,11 +3,10 @@
 // and the move to `running` are single Lua scripts, so a double click, two approvers at once or two
 // replicas handling the same click still approve once and run once.
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { RISKS, type Risk } from '../diagnosis/vocabulary.js';
 import type { Keyspace } from '../queue/keys.js';
-import { runScript } from '../queue/redis.js';
+import { runScript, type RedisClient } from '../queue/redis.js';
 
 /** 16 random bytes in base64url: 22 characters, the last of which carries only 2 bits. */
 export const ACTION_ID_PATTERN = /^[A-Za-z0-9_-]{21}[AQgw]$/;
@@ -168,7 +167,7 @@ export class PendingActionStore {
   private readonly retentionMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     options: PendingActionStoreOptions = {},
   ) {

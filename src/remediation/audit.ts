@@ -3,7 +3,7 @@
 // goes through redactSecrets before it is stored, so an export never carries a secret.
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis.js';
 import { z } from 'zod';
 import type { Keyspace } from '../queue/keys.js';
 import { redactSecrets } from '../security/redact.js';
@@ -124,7 +124,7 @@ export class AuditLog {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keyspace,
     options: AuditLogOptions = {},
   ) {

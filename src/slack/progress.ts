@@ -49,3 +49,68 @@ export class ThrottledMessage {
     this.sending = this.sending.then(() => this.outbox.update(this.channel, this.ts, content).catch(this.onError));
   }
 }
+
+/**
+ * A progress message that appears only if the work outlasts `afterMs`. Quick work goes straight to its
+ * result: the channel's message budget (about one a second) is kept for the findings, which then arrive
+ * as the thread's first reply instead of waiting behind a status message nobody had time to read.
+ */
+export class DeferredProgress {
+  private timer: NodeJS.Timeout | undefined;
+  private latest: MessageContent;
+  private finished = false;
+  private message: Promise<ThrottledMessage | undefined> | undefined;
+
+  constructor(
+    private readonly outbox: Pick<SlackOutbox, 'post' | 'update'>,
+    private readonly where: { channel: string; threadTs: string },
+    initial: MessageContent,
+    private readonly options: { afterMs: number; everyMs: number; onError?: (error: unknown) => void },
+  ) {
+    this.latest = initial;
+    if (options.afterMs <= 0) this.show();
+    else {
+      this.timer = setTimeout(() => this.show(), options.afterMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Newest progress: shown if the message is up (throttled), remembered for when it appears. */
+  set(content: MessageContent): void {
+    if (this.finished) return;
+    this.latest = content;
+    void this.message?.then((message) => message?.set(content));
+  }
+
+  /** The work ended: the message, if it was shown, gets its final content; otherwise nothing is posted. */
+  async finish(content: MessageContent): Promise<void> {
+    this.finished = true;
+    clearTimeout(this.timer);
+    const message = await this.message;
+    await message?.finish(content);
+  }
+
+  /** Whether the progress message was (or is being) posted. */
+  get shown(): boolean {
+    return this.message !== undefined;
+  }
+
+  private show(): void {
+    this.timer = undefined;
+    if (this.finished || this.message) return;
+    const { channel, threadTs } = this.where;
+    const onError = this.options.onError ?? (() => undefined);
+    this.message = this.outbox.post(channel, this.latest, threadTs).then(
+      (ts) => {
+        const message = new ThrottledMessage(this.outbox, channel, ts, this.options.everyMs, onError);
+        // Progress that arrived while the post was on its way.
+        if (!this.finished) message.set(this.latest);
+        return message;
+      },
+      (error: unknown) => {
+        onError(error);
+        return undefined;
+      },
+    );
+  }
+}

@@ -1,7 +1,9 @@
 // A local stand-in of the Slack Web API for tests and the terminal demo: a loopback HTTP server that a
 // real @slack/web-api WebClient talks to (`slackApiUrl: standin.apiUrl`). It answers the methods the bot
-// uses the way Slack documents them, keeps channels, threads and edits so tests can assert on them,
-// rejects what Slack would reject (bad blocks, bad token, too fast), and can be told to fail.
+// uses the way Slack documents them, keeps channels, threads, edits and message metadata so tests can
+// assert on them, reads them back (conversations.history / conversations.replies), rejects what Slack
+// would reject (bad blocks, bad token, a scope the token lacks, too fast), and can be told to fail,
+// including the failures that leave a client unsure: an answer that comes too late, or never.
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -36,10 +38,22 @@ export interface SlackStandinOptions {
   /** usergroup id → member user ids */
   usergroups?: Record<string, string[]>;
   /**
-   * chat.postMessage per channel: a token bucket of `burst` messages refilled at `perSecond`. Slack allows
-   * about one a second with short bursts; false turns the limit off.
+   * chat.postMessage per channel: a token bucket of `burst` messages refilled at `perSecond`. Default
+   * { perSecond: 1, burst: 3 }: Slack "will generally allow an app to post 1 message per second to a
+   * specific channel … Generous burst behavior is also granted". `{ perSecond: 1, burst: 1 }` is stricter
+   * than Slack; false turns the limit off.
    */
   postMessageRate?: { perSecond: number; burst: number } | false;
+  /**
+   * conversations.history and conversations.replies, each a token bucket per workspace (Slack: Tier 3,
+   * "50+ per minute … Sporadic bursts are welcome"). Default { perMinute: 50, burst: 50 }; false: off.
+   */
+  historyRate?: { perMinute: number; burst: number } | false;
+  /**
+   * The bot token's scopes: a call whose method needs a scope not in this list is answered
+   * `missing_scope`, as Slack does. Default: every scope (no check).
+   */
+  scopes?: readonly string[];
   /** How long a trigger_id from issueTriggerId() stays valid (Slack: 3 s). */
   triggerTtlMs?: number;
   /** Largest request body accepted. */
@@ -57,8 +71,12 @@ export type StandinFault =
   | { kind: 'server_error'; status?: number }
   /** Holds the request this long, then handles it normally (a slow Slack that still did the work). */
   | { kind: 'hang'; ms: number }
-  /** Closes the connection without an answer. */
-  | { kind: 'reset' };
+  /** Closes the connection without an answer, before doing anything. */
+  | { kind: 'reset' }
+  /** Handles the request at once (a message is posted), then holds the answer this long. */
+  | { kind: 'slow_answer'; ms: number }
+  /** Handles the request at once (a message is posted), then closes the connection without an answer. */
+  | { kind: 'drop_answer' };
 
 export type StandinFaultRule = StandinFault & {
   /** How many calls get it (default 1). */
@@ -74,8 +92,10 @@ export interface RecordedCall {
   /** Clock time the request arrived (ms). */
   at: number;
   contentType: string;
-  /** HTTP status answered (0 when the connection was reset). */
+  /** HTTP status answered (0 when the connection was closed without an answer). */
   status: number;
+  /** The method ran and succeeded (ok: true), whether or not its answer reached the client. */
+  applied: boolean;
   /** Slack's `error` when the answer was ok:false. */
   error?: string;
   fault?: StandinFault['kind'];
@@ -87,9 +107,16 @@ export interface MessageVersion {
   at: number;
 }
 
+export interface MessageMetadata {
+  event_type: string;
+  event_payload: Record<string, unknown>;
+}
+
 export interface StoredMessage {
   channel: string;
   ts: string;
+  /** Message metadata posted with it (chat.postMessage `metadata`). */
+  metadata?: MessageMetadata;
   /** Parent ts when this is a reply. */
   threadTs?: string;
   user: string;
@@ -174,6 +201,61 @@ function violationError(violations: Violation[]): SlackApiError {
   return new SlackApiError(code, { errors, response_metadata: { messages: errors.map((e) => `[ERROR] ${e}`) } });
 }
 
+// The bot-token scope each method needs, as Slack's method pages list them; for a conversation the scope
+// depends on its kind (public channel: channels:*, private channel: groups:*).
+const METHOD_SCOPES: Readonly<Record<string, string | { public: string; private: string } | null>> = {
+  'auth.test': null,
+  'chat.postMessage': 'chat:write',
+  'chat.update': 'chat:write',
+  'chat.postEphemeral': 'chat:write',
+  'chat.getPermalink': null,
+  'files.getUploadURLExternal': 'files:write',
+  'files.completeUploadExternal': 'files:write',
+  'conversations.info': { public: 'channels:read', private: 'groups:read' },
+  'conversations.history': { public: 'channels:history', private: 'groups:history' },
+  'conversations.replies': { public: 'channels:history', private: 'groups:history' },
+  'users.info': 'users:read',
+  'usergroups.users.list': 'usergroups:read',
+  'views.open': null,
+};
+
+const HISTORY_METHODS = new Set(['conversations.history', 'conversations.replies']);
+
+/** A boolean argument as Slack reads it from JSON or a form (`true`, `1`). */
+function flag(args: Record<string, unknown>, name: string): boolean {
+  const value = args[name];
+  return value === true || value === 1 || value === 'true' || value === '1';
+}
+
+/** A message timestamp (`1700000000.000100`, or whole seconds) in microseconds; undefined when malformed. */
+function tsMicros(value: string): number | undefined {
+  const match = /^(\d{1,12})(?:\.(\d{1,6}))?$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * 1_000_000 + Number((match[2] ?? '').padEnd(6, '0'));
+}
+
+/** Slack's cursors are opaque; the stand-in's say where the next page starts, as Slack's do (`next_ts:…`). */
+function encodeCursor(ts: string): string {
+  return Buffer.from(`next_ts:${tsMicros(ts) ?? 0}`).toString('base64');
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^next_ts:(\d+)$/.exec(Buffer.from(cursor, 'base64').toString('utf8'));
+  if (!match) throw new SlackApiError('invalid_cursor');
+  return Number(match[1]);
+}
+
+/** chat.postMessage `metadata`: an object with a string `event_type` and an object `event_payload`. */
+function metadataArgument(value: unknown): MessageMetadata | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new SlackApiError('invalid_metadata_format');
+  const { event_type: type, event_payload: payload } = value as { event_type?: unknown; event_payload?: unknown };
+  if (typeof type !== 'string' || type === '' || !payload || typeof payload !== 'object' || Array.isArray(payload)) {
+    throw new SlackApiError('invalid_metadata_schema');
+  }
+  return { event_type: type, event_payload: payload as Record<string, unknown> };
+}
+
 /** Block Kit as text for a terminal: headers bold, sections as text, buttons in brackets. */
 export function blocksAsText(text: string, blocks: unknown[] | undefined): string {
   if (!blocks || blocks.length === 0) {
@@ -236,6 +318,8 @@ export class SlackStandin {
   private readonly users = new Map<string, StandinUser>();
   private readonly usergroups = new Map<string, string[]>();
   private readonly rate: { perSecond: number; burst: number } | false;
+  private readonly historyRate: { perSecond: number; burst: number } | false;
+  private readonly scopes: ReadonlySet<string> | undefined;
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly triggerTtlMs: number;
   private readonly maxBodyBytes: number;
@@ -266,7 +350,10 @@ export class SlackStandin {
     for (const user of users) this.users.set(user.id, user);
     this.users.set(this.botUserId, { id: this.botUserId, name: 'oo', real_name: 'oo-responder', is_bot: true });
     for (const [id, members] of Object.entries(options.usergroups ?? {})) this.usergroups.set(id, [...members]);
-    this.rate = options.postMessageRate === undefined ? { perSecond: 1, burst: 1 } : options.postMessageRate;
+    this.rate = options.postMessageRate === undefined ? { perSecond: 1, burst: 3 } : options.postMessageRate;
+    const history = options.historyRate === undefined ? { perMinute: 50, burst: 50 } : options.historyRate;
+    this.historyRate = history && { perSecond: history.perMinute / 60, burst: history.burst };
+    this.scopes = options.scopes ? new Set(options.scopes) : undefined;
     this.triggerTtlMs = options.triggerTtlMs ?? 3000;
     this.maxBodyBytes = options.maxBodyBytes ?? 10 * 1024 * 1024;
     this.print = options.print;
@@ -283,6 +370,8 @@ export class SlackStandin {
       'users.info': (args) => this.usersInfo(args),
       'usergroups.users.list': (args) => this.usergroupUsers(args),
       'views.open': (args) => this.viewsOpen(args),
+      'conversations.history': (args) => this.conversationsHistory(args),
+      'conversations.replies': (args) => this.conversationsReplies(args),
     };
   }
 
@@ -323,6 +412,33 @@ export class SlackStandin {
     return this.botUserId;
   }
 
+  /**
+   * Stops listening and drops every connection (requests in flight get no answer): a Slack nobody can
+   * connect to, so a client's next call fails with ECONNREFUSED before it sends anything.
+   */
+  async refuseConnections(): Promise<void> {
+    const server = this.server;
+    if (!server || !server.listening) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  /** Listens again, on the same port, after refuseConnections(). */
+  async acceptConnections(): Promise<void> {
+    const server = this.server;
+    if (!server || server.listening) return;
+    const port = Number(new URL(this.baseUrl).port);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
   async close(): Promise<void> {
     for (const hang of this.hangs) {
       clearTimeout(hang.timer);
@@ -356,7 +472,9 @@ export class SlackStandin {
   injectFault(rule: StandinFaultRule): void {
     const count = rule.count ?? 1;
     if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new RangeError(`injectFault: count must be 1..10000`);
-    if (rule.kind === 'hang' && !(rule.ms >= 0 && rule.ms <= 120_000)) throw new RangeError('injectFault: hang ms must be 0..120000');
+    if ((rule.kind === 'hang' || rule.kind === 'slow_answer') && !(rule.ms >= 0 && rule.ms <= 120_000)) {
+      throw new RangeError(`injectFault: ${rule.kind} ms must be 0..120000`);
+    }
     this.faults.push({ ...rule, left: count });
   }
 
@@ -421,7 +539,7 @@ export class SlackStandin {
     }
     const method = match[1] as string;
     const contentType = String(req.headers['content-type'] ?? '');
-    const call: RecordedCall = { method, args: {}, at, contentType, status: 200 };
+    const call: RecordedCall = { method, args: {}, at, contentType, status: 200, applied: false };
     this.calls.push(call);
 
     let args: Record<string, unknown>;
@@ -453,52 +571,94 @@ export class SlackStandin {
         res.end('stand-in: injected server error');
         return;
       }
-      await new Promise<void>((resolve) => {
-        const hang = { timer: setTimeout(() => release(), fault.ms), release: () => resolve() };
-        const release = () => {
-          this.hangs.delete(hang);
-          resolve();
-        };
-        this.hangs.add(hang);
-      });
-      if (!this.server) return;
-    }
-
-    const auth = String(req.headers.authorization ?? '');
-    const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : bodyToken;
-    if (!token) {
-      this.answer(res, call, 200, { ok: false, error: 'not_authed' });
-      return;
-    }
-    if (token !== this.token) {
-      this.answer(res, call, 200, { ok: false, error: 'invalid_auth' });
-      return;
-    }
-
-    const handler = this.handlers[method];
-    if (!handler) {
-      this.answer(res, call, 200, { ok: false, error: 'unknown_method' });
-      return;
-    }
-    if (method === 'chat.postMessage') {
-      let channel = str(args, 'channel');
-      try {
-        channel = this.channelId(channel);
-      } catch {
-        // An unknown channel is answered by the handler (channel_not_found), not rate limited.
+      if (fault.kind === 'hang') {
+        await this.hold(fault.ms);
+        if (!this.server) return;
       }
-      const retryAfter = this.rateLimit(channel, at);
-      if (retryAfter !== undefined) {
-        this.answer(res, call, 429, { ok: false, error: 'ratelimited' }, { 'retry-after': String(retryAfter) });
+    }
+
+    const { status, payload, headers } = this.outcome(method, args, call, at, String(req.headers.authorization ?? ''), bodyToken);
+    if (fault?.kind === 'drop_answer') {
+      // The work is done (a message is posted); the client never hears of it.
+      call.status = 0;
+      if (payload.ok === false) call.error = String(payload.error);
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'slow_answer') {
+      await this.hold(fault.ms);
+      if (!this.server || req.socket.destroyed) {
+        call.status = 0;
+        if (payload.ok === false) call.error = String(payload.error);
         return;
       }
     }
+    this.answer(res, call, status, payload, headers);
+  }
+
+  /** Holds a request this long (released at once by close()). */
+  private hold(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const hang = { timer: setTimeout(() => release(), ms), release: () => resolve() };
+      const release = () => {
+        this.hangs.delete(hang);
+        resolve();
+      };
+      this.hangs.add(hang);
+    });
+  }
+
+  /** What Slack answers a call (and its effect, when it succeeds). */
+  private outcome(
+    method: string,
+    args: Record<string, unknown>,
+    call: RecordedCall,
+    at: number,
+    auth: string,
+    bodyToken: string | undefined,
+  ): { status: number; payload: Record<string, unknown>; headers?: Record<string, string> } {
+    const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : bodyToken;
+    if (!token) return { status: 200, payload: { ok: false, error: 'not_authed' } };
+    if (token !== this.token) return { status: 200, payload: { ok: false, error: 'invalid_auth' } };
+
+    const handler = this.handlers[method];
+    if (!handler) return { status: 200, payload: { ok: false, error: 'unknown_method' } };
+    const missing = this.missingScope(method, args);
+    if (missing) {
+      return { status: 200, payload: { ok: false, error: 'missing_scope', needed: missing, provided: [...(this.scopes ?? [])].join(',') } };
+    }
+    // chat.postMessage per channel (an unknown channel is the handler's to answer, not rate limited);
+    // the history methods per workspace.
+    const channel = method === 'chat.postMessage' ? this.knownChannel(str(args, 'channel')) : undefined;
+    const limit = channel !== undefined ? this.rate : HISTORY_METHODS.has(method) ? this.historyRate : false;
+    const retryAfter = limit ? this.rateLimit(channel !== undefined ? `${method}/${channel}` : method, limit, at) : undefined;
+    if (retryAfter !== undefined) {
+      return { status: 429, payload: { ok: false, error: 'ratelimited' }, headers: { 'retry-after': String(retryAfter) } };
+    }
     try {
-      this.answer(res, call, 200, { ok: true, ...handler(args, call) });
+      const payload = { ok: true, ...handler(args, call) };
+      call.applied = true;
+      return { status: 200, payload };
     } catch (error) {
       if (!(error instanceof SlackApiError)) throw error;
-      this.answer(res, call, 200, { ok: false, error: error.code, ...error.extra });
+      return { status: 200, payload: { ok: false, error: error.code, ...error.extra } };
     }
+  }
+
+  /** The scope this call needs that the token lacks, if any (none when scopes are not checked). */
+  private missingScope(method: string, args: Record<string, unknown>): string | undefined {
+    if (!this.scopes) return undefined;
+    const needed = METHOD_SCOPES[method];
+    if (!needed) return undefined;
+    let scope: string;
+    if (typeof needed === 'string') scope = needed;
+    else {
+      const channel = this.knownChannel(str(args, 'channel'));
+      // An unknown channel is the handler's to answer (channel_not_found).
+      if (channel === undefined) return undefined;
+      scope = this.channels.get(channel)?.is_private ? needed.private : needed.public;
+    }
+    return this.scopes.has(scope) ? undefined : scope;
   }
 
   private answer(
@@ -554,7 +714,7 @@ export class SlackStandin {
       try {
         args[name] = JSON.parse(value);
       } catch {
-        throw new SlackApiError(name === 'blocks' ? 'invalid_blocks_format' : 'invalid_arguments');
+        throw new SlackApiError(name === 'blocks' ? 'invalid_blocks_format' : name === 'metadata' ? 'invalid_metadata_format' : 'invalid_arguments');
       }
     }
     return args;
@@ -570,14 +730,13 @@ export class SlackStandin {
     return fault as StandinFault;
   }
 
-  /** Seconds to wait, or undefined when the message may go now. */
-  private rateLimit(channel: string | undefined, nowMs: number): number | undefined {
-    if (!this.rate || channel === undefined) return undefined;
-    const { perSecond, burst } = this.rate;
-    const bucket = this.buckets.get(channel) ?? { tokens: burst, at: nowMs };
+  /** Seconds to wait, or undefined when the call may go now (and takes a token of bucket `key`). */
+  private rateLimit(key: string, limit: { perSecond: number; burst: number }, nowMs: number): number | undefined {
+    const { perSecond, burst } = limit;
+    const bucket = this.buckets.get(key) ?? { tokens: burst, at: nowMs };
     bucket.tokens = Math.min(burst, bucket.tokens + ((nowMs - bucket.at) / 1000) * perSecond);
     bucket.at = nowMs;
-    this.buckets.set(channel, bucket);
+    this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return undefined;
@@ -607,6 +766,15 @@ export class SlackStandin {
 
   // --- methods ----------------------------------------------------------------------------------------
 
+  /** The channel's id, or undefined when no such channel exists. */
+  private knownChannel(channel: string | undefined): string | undefined {
+    try {
+      return this.channelId(channel);
+    } catch {
+      return undefined;
+    }
+  }
+
   private channelId(channel: string | undefined): string {
     if (channel === undefined) throw new SlackApiError('channel_not_found');
     if (this.channels.has(channel)) return channel;
@@ -629,6 +797,7 @@ export class SlackStandin {
     threadTs?: string | undefined;
     files?: StoredFile[];
     subtype?: 'file_share';
+    metadata?: MessageMetadata | undefined;
   }): StoredMessage {
     let parent: StoredMessage | undefined;
     if (input.threadTs !== undefined) {
@@ -650,6 +819,7 @@ export class SlackStandin {
     if (input.user === this.botUserId) message.botId = this.botId;
     if (input.files) message.files = input.files;
     if (input.subtype) message.subtype = input.subtype;
+    if (input.metadata) message.metadata = input.metadata;
     if (parent) {
       message.threadTs = parent.ts;
       parent.replies.push(message.ts);
@@ -690,7 +860,7 @@ export class SlackStandin {
     return { text, blocks: blocks as unknown[] | undefined };
   }
 
-  private messageJson(message: StoredMessage): Record<string, unknown> {
+  private messageJson(message: StoredMessage, withMetadata = false): Record<string, unknown> {
     const json: Record<string, unknown> = {
       type: 'message',
       user: message.user,
@@ -702,6 +872,7 @@ export class SlackStandin {
     if (message.blocks) json.blocks = message.blocks;
     if (message.threadTs) json.thread_ts = message.threadTs;
     if (message.subtype) json.subtype = message.subtype;
+    if (withMetadata && message.metadata) json.metadata = message.metadata;
     if (message.edits.length > 0) json.edited = { user: message.user, ts: message.ts };
     if (message.replies.length > 0) {
       json.thread_ts = message.ts;
@@ -725,7 +896,8 @@ export class SlackStandin {
   private postMessage(args: Record<string, unknown>): Record<string, unknown> {
     const channel = this.channelId(str(args, 'channel'));
     const { text, blocks } = this.messageContent(args);
-    const message = this.store({ channel, user: this.botUserId, text, blocks, threadTs: str(args, 'thread_ts') });
+    const metadata = metadataArgument(args.metadata);
+    const message = this.store({ channel, user: this.botUserId, text, blocks, threadTs: str(args, 'thread_ts'), metadata });
     return { channel, ts: message.ts, message: this.messageJson(message) };
   }
 
@@ -831,6 +1003,66 @@ export class SlackStandin {
         created: 1_700_000_000,
       },
     };
+  }
+
+  /**
+   * The window and page a conversations.history / .replies call asks for: `oldest`/`latest` exclusive
+   * unless `inclusive`, `limit` up to the method's maximum, a cursor from an earlier page.
+   */
+  private timeline(args: Record<string, unknown>, defaultLimit: number, maxLimit: number) {
+    const oldestArg = str(args, 'oldest');
+    const latestArg = str(args, 'latest');
+    const oldest = oldestArg === undefined ? 0 : tsMicros(oldestArg);
+    if (oldest === undefined) throw new SlackApiError('invalid_ts_oldest');
+    const latest = latestArg === undefined ? Number.MAX_SAFE_INTEGER : tsMicros(latestArg);
+    if (latest === undefined) throw new SlackApiError('invalid_ts_latest');
+    const inclusive = flag(args, 'inclusive');
+    const limitArg = str(args, 'limit');
+    const limit = limitArg === undefined ? defaultLimit : Number(limitArg);
+    if (!Number.isInteger(limit) || limit < 0) throw new SlackApiError('invalid_arguments', { detail: 'limit' });
+    const cursorArg = str(args, 'cursor');
+    return {
+      within: (message: StoredMessage) => {
+        const ts = tsMicros(message.ts) as number;
+        return inclusive ? ts >= oldest && ts <= latest : ts > oldest && ts < latest;
+      },
+      limit: Math.min(limit === 0 ? defaultLimit : limit, maxLimit),
+      cursor: cursorArg === undefined ? undefined : decodeCursor(cursorArg),
+      withMetadata: flag(args, 'include_all_metadata'),
+    };
+  }
+
+  private page(list: StoredMessage[], limit: number, withMetadata: boolean): Record<string, unknown> {
+    const page = list.slice(0, limit);
+    const next = list[limit];
+    return {
+      messages: page.map((message) => this.messageJson(message, withMetadata)),
+      has_more: next !== undefined,
+      response_metadata: { next_cursor: next ? encodeCursor(next.ts) : '' },
+    };
+  }
+
+  /** Top-level messages, newest first (thread replies are not in a channel's history). */
+  private conversationsHistory(args: Record<string, unknown>): Record<string, unknown> {
+    const channel = this.channelId(str(args, 'channel'));
+    const { within, limit, cursor, withMetadata } = this.timeline(args, 100, 999);
+    let list = (this.topLevel.get(channel) ?? []).filter(within).reverse();
+    if (cursor !== undefined) list = list.filter((message) => (tsMicros(message.ts) as number) <= cursor);
+    return { ...this.page(list, limit, withMetadata), pin_count: 0 };
+  }
+
+  /** A thread, parent first, then its replies oldest first; `ts` may name the parent or any reply. */
+  private conversationsReplies(args: Record<string, unknown>): Record<string, unknown> {
+    const channel = this.channelId(str(args, 'channel'));
+    const ts = required(args, 'ts', 'thread_not_found');
+    let parent = this.message(channel, ts);
+    if (!parent) throw new SlackApiError('thread_not_found');
+    if (parent.threadTs !== undefined) parent = this.message(channel, parent.threadTs) as StoredMessage;
+    const { within, limit, cursor, withMetadata } = this.timeline(args, 1000, 1000);
+    const thread = [parent, ...this.thread(channel, parent.ts).replies];
+    let list = thread.filter(within);
+    if (cursor !== undefined) list = list.filter((message) => (tsMicros(message.ts) as number) >= cursor);
+    return this.page(list, limit, withMetadata);
   }
 
   private usersInfo(args: Record<string, unknown>): Record<string, unknown> {

@@ -33,7 +33,13 @@ import { explainText, renderExplanation } from '../../src/slack/explain.js';
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/real');
 const REAL_LINES: string[] = readdirSync(FIXTURES, { withFileTypes: true })
   .filter((entry) => entry.isDirectory())
-  .flatMap((dir) => readdirSync(path.join(FIXTURES, dir.name)).map((file) => readFileSync(path.join(FIXTURES, dir.name, file), 'utf8')))
+  // Tool output only: the .xml files are supervisord's raw XML-RPC answers, which the runbook turns into
+  // supervisorctl lines on the host before any parser sees them.
+  .flatMap((dir) =>
+    readdirSync(path.join(FIXTURES, dir.name))
+      .filter((file) => !file.endsWith('.xml'))
+      .map((file) => readFileSync(path.join(FIXTURES, dir.name, file), 'utf8')),
+  )
   .flatMap((text) => text.split('\n'))
   .filter((line) => line.trim() !== '');
 

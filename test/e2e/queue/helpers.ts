@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Finding } from '../../../src/diagnosis/types.js';
+import type { CreateActionInput } from '../../../src/remediation/actions.js';
 import type { RemediationOutcome } from '../../../src/remediation/execute.js';
 import { startRedisServer, type TestRedisServer } from '../../../src/testing/redis-server.js';
 
@@ -48,4 +49,9 @@ export function verifiedOutcome(host: string, remediation = 'restart_docservice'
 /** An action id as PendingActionStore makes them (16 random bytes, base64url). */
 export function newActionId(): string {
   return randomBytes(16).toString('base64url');
+}
+
+/** A pending "Restart docservice" action, as a findings message offers it. */
+export function restartAction(fields: Pick<CreateActionInput, 'incidentKey' | 'host' | 'channel' | 'requestedBy' | 'ttlMs'>): CreateActionInput {
+  return { ...fields, remediationId: 'restart_docservice', title: 'Restart docservice', risk: 'medium', command: 'supervisorctl restart ds:docservice' };
 }

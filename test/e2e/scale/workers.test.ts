@@ -17,6 +17,7 @@ import { OoQueues } from '../../../src/queue/queues.js';
 import { PendingActionStore } from '../../../src/remediation/actions.js';
 import { AuditLog } from '../../../src/remediation/audit.js';
 import { buttonsOf, waitFor } from '../../../src/testing/slack-requests.js';
+import { restartAction } from '../queue/helpers.js';
 import { ALICE, CHANNEL, Cluster, type OoProcess } from './cluster.js';
 
 let lab: Lab;
@@ -93,17 +94,7 @@ describe('worker processes that stop mid-job', () => {
     const key = 'man_scale_term';
     await openIncident(key, 'sc-term');
     const actions = new PendingActionStore(redis, keyspace(cluster.prefix));
-    const actionId = await actions.create({
-      incidentKey: key,
-      host: 'sc-term',
-      remediationId: 'restart_docservice',
-      title: 'Restart docservice',
-      risk: 'medium',
-      command: 'supervisorctl restart ds:docservice',
-      requestedBy: ALICE,
-      channel: CHANNEL,
-      ttlMs: 600_000,
-    });
+    const actionId = await actions.create(restartAction({ incidentKey: key, host: 'sc-term', requestedBy: ALICE, channel: CHANNEL, ttlMs: 600_000 }));
     expect((await actions.approve(actionId, ALICE, 1)).status).toBe('approved');
     expect(await actions.claim(actionId)).toBe('claimed');
     const requestId = randomBytes(12).toString('hex');

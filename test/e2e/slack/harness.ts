@@ -7,6 +7,7 @@ import { startService, type RunningService } from '../../../src/app/index.js';
 import { createLogger } from '../../../src/app/logger.js';
 import { parseConfig, type Config } from '../../../src/config/index.js';
 import type { Lab } from '../../../src/lab/index.js';
+import { botScopes } from '../../../src/slack/scopes.js';
 import { SlackStandin } from '../../../src/testing/slack-standin.js';
 import { startRedisServer, type TestRedisServer } from '../../../src/testing/redis-server.js';
 import * as requests from '../../../src/testing/slack-requests.js';
@@ -41,6 +42,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Slack user groups (id → members) the stand-in knows. */
   usergroups?: Record<string, string[]>;
+  /** The service's Slack Web API timeout (default 15 s). */
+  slackTimeoutMs?: number;
 }
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
@@ -55,11 +58,13 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ],
     ...(options.usergroups ? { usergroups: options.usergroups } : {}),
     ...(options.postMessageRate !== undefined ? { postMessageRate: options.postMessageRate } : {}),
+    // Installed with the manifests' scopes: a call they do not cover is refused (missing_scope), as by Slack.
+    scopes: botScopes(),
   });
   const config = parseConfig(
     stringify({
       hosts: options.hosts,
-      slack: { channel: CHANNEL, progressEveryMs: 250, ...(options.slack ?? {}) },
+      slack: { channel: CHANNEL, progressEveryMs: 250, progressAfterMs: 0, ...(options.slack ?? {}) },
       policy: options.policy ?? {
         approvers: { low: [ALICE], medium: [ALICE], high: [ALICE, 'U0CAROL'] },
         channels: [CHANNEL],
@@ -88,6 +93,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
         ...(options.env ?? {}),
       },
       logger: createLogger({ write: (line) => logs.push(line) }),
+      ...(options.slackTimeoutMs !== undefined ? { slackTimeoutMs: options.slackTimeoutMs } : {}),
     });
   } catch (error) {
     await standin.close();

@@ -1,22 +1,15 @@
 // The slack, policy, alerts, redis and workers sections of oo.yaml: validated, with defaults, and
 // mistakes named with file, line and field.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../../src/config/index.js';
+import { parseConfig } from '../../../src/config/index.js';
 import { resolveSettings, SettingsError } from '../../../src/app/settings.js';
+import { configProblems } from '../../support/config.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
 const HOSTS = `hosts:\n  docs-1:\n    address: 10.0.0.12\n    user: ops\n    hostKey: "${KEY}"\n`;
 const FILE = '/etc/oo/oo.yaml';
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, FILE);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems.map((problem) => `${problem.line} ${problem.field}: ${problem.message}`);
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (text: string) => configProblems(text, FILE);
 
 const ENV = {
   SLACK_BOT_TOKEN: 'xoxb-1-2-abc',

@@ -1,9 +1,12 @@
 // deploy/oo.example.yaml documents every field of oo.yaml. The proof: it parses with the real
 // parseConfig, every field path of the zod schema (walked, not listed by hand, so a field added to
 // src/config/schema.ts without an example here fails this test) appears in it, and each is commented.
+// Fields that exclude each other (redis: url, sentinels, cluster) are shown in alternatives: a top-level
+// `x-<section>-<variant>` key (ignored by oo) holding what goes in that section instead; each must
+// parse when put in the section's place.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { configSchema, parseConfig } from '../../../src/config/index.js';
@@ -13,6 +16,24 @@ const text = readFileSync(FILE, 'utf8');
 
 /** A record's key in a path; `[]` is an array's element. */
 const ANY = '*';
+const SECTIONS = Object.keys((configSchema as unknown as { shape: Record<string, unknown> }).shape);
+
+/** The section an `x-<section>-<variant>` key shows an alternative of, or undefined. */
+function alternativeOf(key: string): string | undefined {
+  const section = /^x-([A-Za-z]+)-[A-Za-z0-9-]+$/.exec(key)?.[1];
+  return section !== undefined && SECTIONS.includes(section) ? section : undefined;
+}
+
+/** The example's data, then once more for each alternative, with it in its section's place. */
+function variants(): { name: string; data: Record<string, unknown> }[] {
+  const data = parseDocument(text, { merge: true }).toJS() as Record<string, unknown>;
+  const out = [{ name: 'as written', data }];
+  for (const [key, value] of Object.entries(data)) {
+    const section = alternativeOf(key);
+    if (section) out.push({ name: key, data: { ...data, [section]: value } });
+  }
+  return out;
+}
 
 /**
  * Every path to a field the schema accepts (`hosts.*.address`, `policy.approvers.low`), through the
@@ -47,7 +68,9 @@ export function schemaPaths(schema: z.ZodType, prefix: string[] = [], depth = 0)
 /** Whether `data` has a value at `fieldPath`, `*` standing for any key of a mapping. */
 function hasPath(data: unknown, fieldPath: readonly string[]): boolean {
   if (fieldPath.length === 0) return data !== undefined;
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  // A list of mappings (redis.sentinels): the field is shown when one of its entries has it.
+  if (Array.isArray(data)) return data.some((item) => hasPath(item, fieldPath));
+  if (typeof data !== 'object' || data === null) return false;
   const [head, ...rest] = fieldPath;
   const record = data as Record<string, unknown>;
   if (head === ANY) return Object.values(record).some((value) => hasPath(value, rest));
@@ -78,7 +101,7 @@ function commentedKeys(): Map<string, boolean> {
       if (key === '<<') continue;
       // Keys right under hosts: and groups: are names the operator chose: the schema's `*`.
       const isRecordKey = at.length === 1 && ['hosts', 'groups'].includes(at[0]!);
-      const next = [...at, isRecordKey ? ANY : key];
+      const next = [...at, isRecordKey ? ANY : at.length === 0 ? (alternativeOf(key) ?? key) : key];
       const name = next.join('.');
       const ok = commented(pair.key.range?.[0] ?? 0);
       out.set(name, (out.get(name) ?? false) || ok);
@@ -99,6 +122,12 @@ describe('deploy/oo.example.yaml', () => {
     expect(config.policy?.channels).toContain(config.slack?.channel);
   });
 
+  it('shows alternatives that parse in their section\'s place', () => {
+    const alternatives = variants().slice(1);
+    expect(alternatives.map((variant) => variant.name)).toEqual(['x-redis-sentinel', 'x-redis-cluster']);
+    for (const { data } of alternatives) expect(() => parseConfig(stringify(data), FILE)).not.toThrow();
+  });
+
   it('the schema walk finds the fields (it is not vacuous)', () => {
     const names = paths.map((p) => p.join('.'));
     for (const known of ['hosts.*.address', 'hosts.*.hostKeys', 'ssh.maxSessionsPerConnection', 'policy.highRisk.allowSelfApproval', 'redis.prefix', 'workers.diagnosisBackoffMs', 'groups']) {
@@ -109,8 +138,8 @@ describe('deploy/oo.example.yaml', () => {
   });
 
   it('shows every field the schema accepts', () => {
-    const data = parseDocument(text, { merge: true }).toJS();
-    const missing = paths.filter((p) => !hasPath(data, p)).map((p) => p.join('.'));
+    const all = variants();
+    const missing = paths.filter((p) => !all.some(({ data }) => hasPath(data, p))).map((p) => p.join('.'));
     expect(missing).toEqual([]);
   });
 

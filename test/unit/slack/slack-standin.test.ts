@@ -239,8 +239,21 @@ describe('SlackStandin rate limits and faults', () => {
     await standin.close();
   });
 
-  it("limits chat.postMessage per channel, and the client's own retry honours Retry-After", async () => {
+  it('allows a short burst, as Slack does, then one message a second per channel', async () => {
     standin = await SlackStandin.start();
+    standin.addChannel({ id: 'C0OTHER', name: 'other' });
+    const web = client({ rejectRateLimitedCalls: true });
+    for (const text of ['1', '2', '3']) await web.chat.postMessage({ channel: 'C0OPS', text });
+    await expect(web.chat.postMessage({ channel: 'C0OPS', text: '4' })).rejects.toMatchObject({ code: ErrorCode.RateLimitedError, retryAfter: 1 });
+    // another channel has its own allowance
+    await web.chat.postMessage({ channel: 'C0OTHER', text: 'elsewhere' });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await web.chat.postMessage({ channel: 'C0OPS', text: '4 again' });
+    expect(standin.callsTo('chat.postMessage').map((c) => c.status)).toEqual([200, 200, 200, 429, 200, 200]);
+  });
+
+  it("limits chat.postMessage per channel (strictly: no burst), and the client's own retry honours Retry-After", async () => {
+    standin = await SlackStandin.start({ postMessageRate: { perSecond: 1, burst: 1 } });
     standin.addChannel({ id: 'C0OTHER', name: 'other' });
     const web = client({ retryConfig: fastRetry });
     let rateLimitedFor: number | undefined;
@@ -357,5 +370,144 @@ describe('SlackStandin with Bolt', () => {
     expect(standin.callsTo('auth.test')).toHaveLength(1);
     await app.client.chat.postMessage({ channel: 'C0OPS', text: 'hello from Bolt' });
     expect(standin.messages('C0OPS')[0]?.text).toBe('hello from Bolt');
+  });
+});
+
+describe('SlackStandin reads messages back, with their metadata', () => {
+  afterEach(async () => {
+    await standin.close();
+  });
+
+  const meta = (id: string) => ({ event_type: 'oo_post', event_payload: { post_id: id } });
+  const tsOf = (messages: unknown) => (messages as { ts: string }[]).map((m) => m.ts);
+
+  it('keeps message metadata and returns it from conversations.history only with include_all_metadata', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    const web = client();
+    const first = await web.chat.postMessage({ channel: 'C0OPS', text: 'one', metadata: meta('a') });
+    const second = await web.chat.postMessage({ channel: 'C0OPS', text: 'two' });
+    await web.chat.postMessage({ channel: 'C0OPS', thread_ts: first.ts as string, text: 'a reply', metadata: meta('r') });
+    expect(standin.message('C0OPS', first.ts as string)?.metadata).toEqual(meta('a'));
+
+    const plain = await web.conversations.history({ channel: 'C0OPS' });
+    // Newest first; thread replies are not part of a channel's history.
+    expect(tsOf(plain.messages)).toEqual([second.ts, first.ts]);
+    expect(plain.messages?.[1]).not.toHaveProperty('metadata');
+    expect(plain.messages?.[1]).toMatchObject({ reply_count: 1, thread_ts: first.ts });
+    const full = await web.conversations.history({ channel: 'C0OPS', include_all_metadata: true });
+    expect(full.messages?.[1]?.metadata).toEqual(meta('a'));
+    expect(full.messages?.[0]).not.toHaveProperty('metadata');
+
+    expect((await platformError(web.chat.postMessage({ channel: 'C0OPS', text: 'x', metadata: { event_type: 'oo_post' } as never }))).data.error).toBe(
+      'invalid_metadata_schema',
+    );
+    expect((await platformError(web.apiCall('chat.postMessage', { channel: 'C0OPS', text: 'x', metadata: '{oops' }))).data.error).toBe('invalid_metadata_format');
+  });
+
+  it('reads a time window (oldest/latest exclusive unless inclusive) a page at a time', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    const web = client();
+    const posted: string[] = [];
+    for (let i = 0; i < 5; i++) posted.push((await web.chat.postMessage({ channel: 'C0OPS', text: `m${i}` })).ts as string);
+    const [m0, m1, m2, m3, m4] = posted as [string, string, string, string, string];
+    expect(tsOf((await web.conversations.history({ channel: 'C0OPS', oldest: m1, latest: m3 })).messages)).toEqual([m2]);
+    expect(tsOf((await web.conversations.history({ channel: 'C0OPS', oldest: m1, latest: m3, inclusive: true })).messages)).toEqual([m3, m2, m1]);
+
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await web.conversations.history({ channel: 'C0OPS', oldest: m0, inclusive: true, limit: 2, ...(cursor ? { cursor } : {}) });
+      pages.push(tsOf(page.messages));
+      expect(page.has_more).toBe(Boolean(page.response_metadata?.next_cursor));
+      cursor = page.response_metadata?.next_cursor || undefined;
+    } while (cursor);
+    expect(pages).toEqual([[m4, m3], [m2, m1], [m0]]);
+    expect((await platformError(web.conversations.history({ channel: 'C0OPS', cursor: 'bm9wZQ==' }))).data.error).toBe('invalid_cursor');
+    expect((await platformError(web.conversations.history({ channel: 'C0OPS', oldest: 'yesterday' }))).data.error).toBe('invalid_ts_oldest');
+    expect((await platformError(web.conversations.history({ channel: 'C0NOPE' }))).data.error).toBe('channel_not_found');
+  });
+
+  it('reads a thread with conversations.replies: parent first, from the parent or any reply', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    const web = client();
+    const parent = (await web.chat.postMessage({ channel: 'C0OPS', text: 'parent' })).ts as string;
+    const r1 = (await web.chat.postMessage({ channel: 'C0OPS', thread_ts: parent, text: 'r1', metadata: meta('r1') })).ts as string;
+    const r2 = (await web.chat.postMessage({ channel: 'C0OPS', thread_ts: parent, text: 'r2' })).ts as string;
+    const thread = await web.conversations.replies({ channel: 'C0OPS', ts: r2, include_all_metadata: true });
+    expect(tsOf(thread.messages)).toEqual([parent, r1, r2]);
+    expect(thread.messages?.[1]).toMatchObject({ thread_ts: parent, metadata: meta('r1') });
+    const later = await web.conversations.replies({ channel: 'C0OPS', ts: parent, oldest: r1, inclusive: true, limit: 1 });
+    expect(tsOf(later.messages)).toEqual([r1]);
+    const rest = await web.conversations.replies({ channel: 'C0OPS', ts: parent, oldest: r1, inclusive: true, cursor: later.response_metadata!.next_cursor! });
+    expect(tsOf(rest.messages)).toEqual([r2]);
+    expect(rest.has_more).toBe(false);
+    expect((await platformError(web.conversations.replies({ channel: 'C0OPS', ts: '1.000001' }))).data.error).toBe('thread_not_found');
+  });
+
+  it('refuses a method whose scope the token lacks, naming the scope (private channels need groups:*)', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false, scopes: ['chat:write', 'channels:history'] });
+    standin.addChannel({ id: 'G0SECRET', name: 'secret', is_private: true });
+    const web = client();
+    await web.chat.postMessage({ channel: 'G0SECRET', text: 'private' });
+    expect((await web.conversations.history({ channel: 'C0OPS' })).ok).toBe(true);
+    const refused = await platformError(web.conversations.history({ channel: 'G0SECRET' }));
+    expect(refused.data).toMatchObject({ error: 'missing_scope', needed: 'groups:history', provided: 'chat:write,channels:history' });
+    expect((await platformError(web.usergroups.users.list({ usergroup: 'S0X' }))).data).toMatchObject({ error: 'missing_scope', needed: 'usergroups:read' });
+  });
+
+  it('limits the history methods per workspace (Tier 3), answering 429 with Retry-After', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false, historyRate: { perMinute: 60, burst: 2 } });
+    const web = client({ rejectRateLimitedCalls: true });
+    await web.conversations.history({ channel: 'C0OPS' });
+    await web.conversations.history({ channel: 'C0OPS' });
+    await expect(web.conversations.history({ channel: 'C0OPS' })).rejects.toMatchObject({ code: ErrorCode.RateLimitedError, retryAfter: 1 });
+  });
+});
+
+describe('SlackStandin faults that leave a client unsure', () => {
+  afterEach(async () => {
+    await standin.close();
+  });
+
+  it('answers slowly: the message is posted at once, the answer comes after the client gave up', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    standin.injectFault({ kind: 'slow_answer', ms: 1000, method: 'chat.postMessage' });
+    const started = Date.now();
+    await expect(client({ timeout: 200 }).chat.postMessage({ channel: 'C0OPS', text: 'slow' })).rejects.toMatchObject({ code: ErrorCode.RequestError });
+    expect(Date.now() - started).toBeLessThan(900);
+    // Already there while the answer is still held.
+    expect(standin.messages('C0OPS').map((m) => m.text)).toEqual(['slow']);
+    expect(standin.callsTo('chat.postMessage')[0]).toMatchObject({ fault: 'slow_answer', applied: true });
+  });
+
+  it('answers slowly but within the timeout: the client gets the answer', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    standin.injectFault({ kind: 'slow_answer', ms: 300, method: 'chat.postMessage' });
+    const started = Date.now();
+    const answer = await client({ timeout: 2000 }).chat.postMessage({ channel: 'C0OPS', text: 'late' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(answer.ts).toBe(standin.messages('C0OPS')[0]?.ts);
+  });
+
+  it('drops the answer: the message is posted, the connection closes without a word', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    standin.injectFault({ kind: 'drop_answer', method: 'chat.postMessage' });
+    await expect(client().chat.postMessage({ channel: 'C0OPS', text: 'dropped' })).rejects.toMatchObject({ code: ErrorCode.RequestError });
+    expect(standin.messages('C0OPS').map((m) => m.text)).toEqual(['dropped']);
+    expect(standin.callsTo('chat.postMessage')[0]).toMatchObject({ fault: 'drop_answer', status: 0, applied: true });
+  });
+
+  it('refuses connections (nothing reaches it) until told to accept them again, on the same URL', async () => {
+    standin = await SlackStandin.start({ postMessageRate: false });
+    const web = client();
+    await web.auth.test();
+    await standin.refuseConnections();
+    const refused = await web.chat.postMessage({ channel: 'C0OPS', text: 'x' }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: ErrorCode.RequestError });
+    expect(JSON.stringify((refused as { original?: { cause?: unknown } }).original?.cause ?? {}) + String((refused as Error).message)).toMatch(/ECONNREFUSED/);
+    await standin.acceptConnections();
+    await web.chat.postMessage({ channel: 'C0OPS', text: 'back' });
+    expect(standin.messages('C0OPS').map((m) => m.text)).toEqual(['back']);
+    expect(standin.callsTo('chat.postMessage')).toHaveLength(1);
   });
 });
