@@ -57,7 +57,7 @@ async function headline(part: Part): Promise<string> {
     }
     const report = JSON.parse(text) as GrowthReport;
     return (
-      report.points.map((point) => `N=${point.hosts}: oo pooled ${point.wallMs.oo_pooled ?? '—'} ms, ansible ${point.wallMs.ansible ?? '—'} ms`).join('; ') +
+      report.points.map((point) => `N=${point.hosts}: oo pooled ${point.wallMs.oo_pooled ?? '—'} ms, ansible per command ${point.wallMs.ansible_tasks ?? '—'} ms, ansible joined ${point.wallMs.ansible ?? '—'} ms`).join('; ') +
       `; worker RSS ${report.workerMemory.peakRssMiB ?? '—'} MiB at N=${report.workerMemory.hosts} (${report.workerMemory.status})`
     );
   } catch (error) {

@@ -1,9 +1,10 @@
 /**
  * The fleet benchmark (`npm run bench:fleet`): N light lab hosts, the runbook's diagnosis commands for
  * a supervisor host with sudo, run by oo-responder (fresh and pooled connections), by Ansible's raw
- * module, by parallel-ssh, and directly inside the hosts without SSH (the floor). Same hosts, same
- * commands, host-key checking on everywhere; every run is checked to have finished on every host,
- * otherwise its numbers are void. Prints a table and the targets, writes bench/results/fleet-<N>.json
+ * module (a playbook of one raw task per command, and one raw task running the joined script), by
+ * parallel-ssh, and directly inside the hosts without SSH (the floor). Same hosts, same commands,
+ * host-key checking on everywhere; every run is checked to have finished on every host, otherwise its
+ * numbers are void. Prints a table and the targets, writes bench/results/fleet-<N>.json
  * and .md. See bench/README.md.
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
@@ -45,7 +46,7 @@ import {
   type VariantReport,
 } from './report.js';
 import { buildStepsScript } from './script.js';
-import { runAnsible, runFloor, runPssh, writeAnsibleSetup, writePsshHosts, type FleetContext, type ToolRun } from './tools.js';
+import { runAnsible, runAnsiblePlaybook, runFloor, runPssh, writeAnsibleSetup, writePsshHosts, type FleetContext, type ToolRun } from './tools.js';
 
 const execFileAsync = promisify(execFile);
 /** USER_HZ: /proc/stat counts in these; 100 on every Linux architecture the lab runs on. */
@@ -271,6 +272,7 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
       script,
       floorScript,
       nonce,
+      steps: plan,
       expectedIds: plan.map((step) => step.id),
       runbook,
     };
@@ -377,75 +379,97 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
       memory: () => (pooledPeakKiB > 0 ? { peakRssKiB: pooledPeakKiB, method: 'process.resourceUsage().maxRSS of the long-lived child' } : null),
     };
 
-    let ansibleMemory: MemoryRecord | null = null;
-    const ansibleRun = async (round: number, sample: boolean): Promise<RoundRecord> => {
-      const label = marker(`ansible-${round}`);
-      const controlPathDir = path.join(workDir, 'ansible', `cp-${round}-${sample ? 'mem' : 'time'}`);
-      const find = () => new MarkedProcessSampler(label, { commandLineText: controlPathDir });
-      leftovers.push(find);
-      const sampler = sample ? find() : null;
-      sampler?.start();
-      const run = await runAnsible(context, ansibleSetup, n, controlPathDir, label);
-      const tree = sampler?.stop();
-      // ssh's ControlPersist masters outlive ansible by 60 s: end them so runs do not overlap.
-      killMarked(find().alive());
-      if (tree) {
-        ansibleMemory = {
-          peakRssKiB: tree.peakRssKiB,
-          peakPssKiB: tree.peakPssKiB,
-          method:
-            'sum of the RSS of ansible and every process it started (marked by an environment variable; ssh ControlPersist masters by their control path), ' +
-            'sampled every 20 ms in a separate untimed run',
-          processesAtPeak: tree.processesAtPeak,
-          processesSeen: tree.processesSeen,
-        };
-      }
-      return record(round, run);
+    /**
+     * A tool made of many processes (ansible's forked workers and their ssh, parallel-ssh's ssh per
+     * host), all marked by a variable in their environment (ssh's ControlPersist masters also by the
+     * run's control-path folder, which ansible gets fresh per run). Timed runs go unsampled; the one
+     * run with `sample` is sampled for memory. Whatever a run leaves running is ended after it, so runs
+     * do not overlap.
+     */
+    const markedTool = (
+      name: string,
+      memoryMethod: string,
+      execute: (label: string, controlPathDir: string) => Promise<ToolRun>,
+    ): { run(round: number, sample: boolean): Promise<RoundRecord>; memory(): MemoryRecord | null } => {
+      let memory: MemoryRecord | null = null;
+      return {
+        run: async (round, sample) => {
+          const label = marker(`${name}-${round}`);
+          const controlPathDir = path.join(workDir, 'cp', `${name}-${round}-${sample ? 'mem' : 'time'}`);
+          const find = () => new MarkedProcessSampler(label, { commandLineText: controlPathDir });
+          leftovers.push(find);
+          const sampler = sample ? find() : null;
+          sampler?.start();
+          const run = await execute(label, controlPathDir);
+          const tree = sampler?.stop();
+          // ssh's ControlPersist masters outlive ansible by 60 s: end them so runs do not overlap.
+          killMarked(find().alive());
+          if (tree) {
+            memory = {
+              peakRssKiB: tree.peakRssKiB,
+              peakPssKiB: tree.peakPssKiB,
+              method: `${memoryMethod}, sampled every 20 ms in a separate untimed run`,
+              processesAtPeak: tree.processesAtPeak,
+              processesSeen: tree.processesSeen,
+            };
+          }
+          return record(round, run);
+        },
+        memory: () => memory,
+      };
     };
+
+    const ansibleMemoryMethod = (program: string) =>
+      `sum of the RSS of ${program} and every process it started (marked by an environment variable; ssh ControlPersist masters by their control path)`;
+    const ansibleCommon =
+      "Host key checking on (host_key_checking=True, ansible_ssh_common_args '-o UserKnownHostsFile=<lab known_hosts> -o StrictHostKeyChecking=yes'), " +
+      "same user and key; ansible's default ssh args (ControlMaster=auto, ControlPersist=60s, -tt for raw) with a fresh control-path folder per run; " +
+      'json stdout callback to check every host. Wall = spawn to exit (python start-up included).';
+    const ansibleTasksTool = markedTool('ansible-tasks', ansibleMemoryMethod('ansible-playbook'), (label, controlPathDir) =>
+      runAnsiblePlaybook(context, ansibleSetup, n, controlPathDir, label),
+    );
+    const ansibleTasks: Variant = {
+      id: 'ansible_tasks',
+      label: 'ansible raw (one task per command)',
+      how:
+        `ansible-playbook -i <inventory> -f ${n} <playbook>: one play (hosts: all, gather_facts: false, default linear strategy, forks ${n}) ` +
+        `of ${plan.length} raw tasks, each one step's exact command in plan order, ignore_errors: true on each so a non-zero step does not stop ` +
+        "its host (oo-responder runs every step regardless): `ansible -m raw` as the issue names it, the playbook an operator would write. " +
+        'Each task is a round over every host behind a task barrier; ControlPersist keeps one SSH connection per host across the tasks. ' +
+        `Each task's stdout (a pseudo-terminal's, \\r stripped) is that step's output. Same inventory and ansible.cfg as the joined-script variant. ${ansibleCommon}`,
+      run: (round) => ansibleTasksTool.run(round, false),
+      memory: () => ansibleTasksTool.memory(),
+    };
+
+    const ansibleTool = markedTool('ansible', ansibleMemoryMethod('ansible'), (label, controlPathDir) => runAnsible(context, ansibleSetup, n, controlPathDir, label));
     const ansible: Variant = {
       id: 'ansible',
       label: 'ansible raw (one task, joined script)',
       how:
         `ansible all -i <inventory> -m raw -a '<script>' -f ${n}: ONE raw task per host whose script runs the same ${plan.length} step commands, ` +
         `at most ${sshSettings.maxSessionsPerConnection} at once like oo-responder (one SSH session per host instead of ${plan.length} tasks, each a separate ` +
-        'connection round and task barrier: the fairer choice for Ansible). ' +
-        "Host key checking on (host_key_checking=True, ansible_ssh_common_args '-o UserKnownHostsFile=<lab known_hosts> -o StrictHostKeyChecking=yes'), " +
-        "same user and key; ansible's default ssh args (ControlMaster=auto, ControlPersist=60s, -tt for raw) with a fresh control-path folder per run; " +
-        'json stdout callback to check every host. Wall = spawn to exit (python start-up included).',
-      run: (round) => ansibleRun(round, false),
-      memory: () => ansibleMemory,
+        'round and task barrier: the strongest Ansible setup, which no operator would write). ' +
+        ansibleCommon,
+      run: (round) => ansibleTool.run(round, false),
+      memory: () => ansibleTool.memory(),
     };
 
-    let psshMemory: MemoryRecord | null = null;
-    const psshRun = async (round: number, sample: boolean): Promise<RoundRecord> => {
-      const label = marker(`pssh-${round}`);
-      leftovers.push(() => new MarkedProcessSampler(label));
-      const sampler = sample ? new MarkedProcessSampler(label) : null;
-      sampler?.start();
-      const run = await runPssh(context, psshHosts, n, label);
-      const tree = sampler?.stop();
-      if (tree) {
-        psshMemory = {
-          peakRssKiB: tree.peakRssKiB,
-          peakPssKiB: tree.peakPssKiB,
-          method: 'sum of the RSS of parallel-ssh and its ssh processes (marked by an environment variable), sampled every 20 ms in a separate untimed run',
-          processesAtPeak: tree.processesAtPeak,
-          processesSeen: tree.processesSeen,
-        };
-      }
-      return record(round, run);
-    };
+    const psshTool = markedTool(
+      'pssh',
+      'sum of the RSS of parallel-ssh and its ssh processes (marked by an environment variable)',
+      (label) => runPssh(context, psshHosts, n, label),
+    );
     const pssh: Variant = {
       id: 'pssh',
       label: 'parallel-ssh',
       how:
         `parallel-ssh -h <hosts> -l oolab -X -i -X <key> -X -o -X UserKnownHostsFile=<lab known_hosts> -X -o -X StrictHostKeyChecking=yes -p ${n} ` +
         `-t 120 -i '<script>': the same joined script as Ansible, one ssh process per host. Wall = spawn to exit.`,
-      run: (round) => psshRun(round, false),
-      memory: () => psshMemory,
+      run: (round) => psshTool.run(round, false),
+      memory: () => psshTool.memory(),
     };
 
-    const variants = [floor, ooFresh, ooPooled, ansible, pssh];
+    const variants = [floor, ooFresh, ooPooled, ansibleTasks, ansible, pssh];
     const warmups = new Map<VariantId, RoundRecord>();
     const timed = new Map<VariantId, RoundRecord[]>(variants.map((variant) => [variant.id, []]));
     /**
@@ -460,7 +484,7 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
     };
     const show = (variant: Variant, result: RoundRecord) =>
       log(
-        `  ${variant.id.padEnd(9)} round ${result.round}: ${Math.round(result.wallMs)} ms (machine CPU ${result.detail?.machineCpuMs ?? '?'} ms)` +
+        `  ${variant.id.padEnd(13)} round ${result.round}: ${Math.round(result.wallMs)} ms (machine CPU ${result.detail?.machineCpuMs ?? '?'} ms)` +
           (result.failures.length > 0 ? `  FAILED on ${result.failures.length}: ${result.failures.slice(0, 3).join(' | ')}` : ''),
       );
 
@@ -482,11 +506,17 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
         show(variant, result);
       }
     }
-    log('memory runs (untimed, sampled): ansible, parallel-ssh');
-    checkAborted();
-    const ansibleMemoryCheck = await ansibleRun(options.rounds + 1, true);
-    checkAborted();
-    const memoryChecks = [ansibleMemoryCheck, await psshRun(options.rounds + 1, true)];
+    log('memory runs (untimed, sampled): ansible per command, ansible joined, parallel-ssh');
+    const sampledTools = [
+      ['ansible_tasks', ansibleTasksTool],
+      ['ansible', ansibleTool],
+      ['pssh', psshTool],
+    ] as const;
+    const memoryChecks = new Map<VariantId, RoundRecord>();
+    for (const [id, tool] of sampledTools) {
+      checkAborted();
+      memoryChecks.set(id, await tool.run(options.rounds + 1, true));
+    }
     if (pooledChild) {
       const child: ChildProcess = pooledChild;
       const closed = nextMessage(child, ['closed'], 60_000);
@@ -499,8 +529,8 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
       const variant = variants.find((candidate) => candidate.id === id)!;
       return summarizeVariant({ id, label: variant.label, how: variant.how }, warmups.get(id) ?? null, timed.get(id) ?? [], variant.memory());
     });
-    for (const [index, id] of (['ansible', 'pssh'] as const).entries()) {
-      const check = memoryChecks[index]!;
+    // A memory run that failed somewhere voids its variant like a timed round would.
+    for (const [id, check] of memoryChecks) {
       const report = reports.find((candidate) => candidate.id === id)!;
       if (check.failures.length > 0) {
         report.valid = false;
@@ -540,6 +570,7 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
         ansibleForks: n,
         psshParallel: n,
         ansibleTask: 'one raw task running the joined script (steps concurrent inside it)',
+        ansibleTasksPlaybook: `ansible-playbook: one play of ${plan.length} raw tasks, one per step command (linear strategy, ignore_errors on each)`,
         hostKeyChecking: 'on everywhere: oo pins the lab keys; ansible and pssh use the lab known_hosts with StrictHostKeyChecking=yes',
       },
       labStartupMs,
@@ -557,11 +588,21 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
 function overheadLine(report: FleetReport): string {
   const over = report.overhead.overMs;
   const part = (id: VariantId, label: string) => (over[id] === undefined ? null : `${label} ${over[id] >= 0 ? '+' : ''}${over[id]} ms`);
-  const parts = [part('oo_fresh', 'oo fresh'), part('oo_pooled', 'oo pooled'), part('ansible', 'ansible'), part('pssh', 'parallel-ssh')].filter(Boolean);
-  const ratio = report.overhead.ooFreshOverAnsible;
+  const parts = [
+    part('oo_fresh', 'oo fresh'),
+    part('oo_pooled', 'oo pooled'),
+    part('ansible_tasks', 'ansible per command'),
+    part('ansible', 'ansible joined'),
+    part('pssh', 'parallel-ssh'),
+  ].filter(Boolean);
+  const shares = [
+    [report.overhead.ooFreshOverAnsibleTasks, 'Ansible per command'],
+    [report.overhead.ooFreshOverAnsible, 'Ansible joined'],
+  ] as const;
+  const shareText = shares.flatMap(([ratio, what]) => (ratio === null || ratio === undefined ? [] : [`${ratio.toFixed(2)}× what ${what} adds`]));
   return (
     `over the floor (what client and transport add; the hosts' own work shares this machine's CPUs): ${parts.join(', ')}` +
-    (ratio === null ? '' : `; oo fresh adds ${ratio.toFixed(2)}× what Ansible adds`)
+    (shareText.length === 0 ? '' : `; oo fresh adds ${shareText.join(', ')}`)
   );
 }
 
@@ -606,7 +647,8 @@ export function renderReportMarkdown(report: FleetReport): string {
     `# Fleet benchmark, ${report.hosts} hosts`,
     '',
     `${report.startedAt} · median of ${report.rounds} timed round(s) after an untimed warm-up · ${report.machine.cpus} CPUs (${report.machine.cpuModel}), ` +
-      `${report.machine.memoryGiB} GiB, Linux ${report.machine.kernel}, Node ${report.machine.node}, ${report.machine.ansible}, ${report.machine.pssh}, ${report.machine.openssh}`,
+      `${report.machine.memoryGiB} GiB, Linux ${report.machine.kernel}, Node ${report.machine.node}, ${report.machine.ansible}, ${report.machine.pssh}, ${report.machine.openssh} · ` +
+      `load average ${report.machine.loadAverage1mAtStart} at start, ${report.machine.loadAverage1mAtEnd} at end`,
     '',
     `Commands: the default runbook's ${report.commands.stepIds.length} diagnosis steps for ${report.commands.planFor} ` +
       `(${report.commands.sudoSteps} of them under \`sudo -n\`), on ${report.hosts} light lab hosts; host-key checking on in every variant.` +

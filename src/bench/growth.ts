@@ -86,7 +86,8 @@ export interface GrowthReport {
 const LABELS: Record<VariantId, string> = {
   oo_fresh: 'oo-responder, fresh',
   oo_pooled: 'oo-responder, pooled',
-  ansible: 'ansible raw',
+  ansible_tasks: 'ansible raw, task per command',
+  ansible: 'ansible raw, joined script',
   pssh: 'parallel-ssh',
   floor: 'floor (no SSH)',
 };
@@ -151,6 +152,7 @@ export function renderGrowthMarkdown(report: GrowthReport): string {
     point.hosts,
     ...VARIANT_IDS.map((id) => point.wallMs[id] ?? null),
     point.peakRssMiB.oo_pooled ?? null,
+    point.peakRssMiB.ansible_tasks ?? null,
     point.peakRssMiB.ansible ?? null,
     point.peakRssMiB.pssh ?? null,
     point.valid
@@ -166,7 +168,7 @@ export function renderGrowthMarkdown(report: GrowthReport): string {
     'Wall time in ms (median), peak RSS in MiB:',
     '',
     markdownTable(
-      ['hosts', ...VARIANT_IDS.map((id) => LABELS[id]), 'oo worker RSS', 'ansible RSS', 'parallel-ssh RSS', 'valid'],
+      ['hosts', ...VARIANT_IDS.map((id) => LABELS[id]), 'oo worker RSS', 'ansible per command RSS', 'ansible joined RSS', 'parallel-ssh RSS', 'valid'],
       rows,
     ),
     '',
@@ -189,7 +191,7 @@ export async function runGrowthBenchmark(args: GrowthArgs, context: BenchContext
       log(`growth: fleet benchmark with ${hosts} hosts …`);
       run = await runMeasured([process.execPath, FLEET_SCRIPT, '--hosts', String(hosts), '--rounds', String(args.rounds), '--json-out', fleetJson], {
         env: process.env,
-        // 100 hosts: ~1 min to start, five variants, a warm-up, the rounds and two memory runs.
+        // 100 hosts: ~1 min to start, six variants, a warm-up, the rounds and three memory runs.
         timeoutMs: 3_600_000,
       });
     }

@@ -3,7 +3,12 @@
  */
 import { parseArgs } from 'node:util';
 
-export const VARIANT_IDS = ['oo_fresh', 'oo_pooled', 'ansible', 'pssh', 'floor'] as const;
+/**
+ * The fleet benchmark's variants, in the order of its tables. 'ansible' is one raw task per host
+ * running the joined script (the strongest Ansible setup); 'ansible_tasks' is a playbook of one raw
+ * task per step (`ansible -m raw` read literally).
+ */
+export const VARIANT_IDS = ['oo_fresh', 'oo_pooled', 'ansible_tasks', 'ansible', 'pssh', 'floor'] as const;
 export type VariantId = (typeof VARIANT_IDS)[number];
 
 export interface FleetArgs {
@@ -144,7 +149,11 @@ function ratioOf(a: VariantReport | undefined, b: VariantReport | undefined): nu
   return a.medianWallMs / b.medianWallMs;
 }
 
-/** The two targets: oo fresh < 0.5 × Ansible, oo pooled ≤ 1.5 × floor. VOID when a side is not valid. */
+/**
+ * The targets: oo fresh < 0.5 × Ansible, against each of the two Ansible variants (one raw task per
+ * command, as the issue names it; one joined script, the strongest setup), and oo pooled ≤ 1.5 × floor.
+ * VOID when a side is not valid.
+ */
 export function evaluateTargets(variants: readonly VariantReport[]): TargetReport[] {
   const get = (id: VariantId) => variants.find((variant) => variant.id === id);
   const target = (id: string, description: string, a: VariantId, b: VariantId, limit: number, inclusive: boolean): TargetReport => {
@@ -156,7 +165,15 @@ export function evaluateTargets(variants: readonly VariantReport[]): TargetRepor
     return { id, description, ratio, limit, inclusive, status: !valid ? 'VOID' : pass ? 'PASS' : 'FAIL' };
   };
   return [
-    target('oo_fresh_vs_ansible', 'oo fresh < 0.5 × Ansible', 'oo_fresh', 'ansible', 0.5, false),
+    target(
+      'oo_fresh_vs_ansible_tasks',
+      'oo fresh < 0.5 × Ansible (one raw task per command — `ansible -m raw` as the issue names it)',
+      'oo_fresh',
+      'ansible_tasks',
+      0.5,
+      false,
+    ),
+    target('oo_fresh_vs_ansible', 'oo fresh < 0.5 × Ansible (one joined script — the strongest Ansible setup)', 'oo_fresh', 'ansible', 0.5, false),
     target('oo_pooled_vs_floor', 'oo pooled ≤ 1.5 × floor', 'oo_pooled', 'floor', 1.5, true),
   ];
 }
@@ -165,6 +182,9 @@ export interface TableRow {
   variant: string;
   wallMs: string;
   rssMiB: string;
+  /** Ratio to the Ansible variant with one raw task per command. */
+  vsAnsibleTasks: string;
+  /** Ratio to the Ansible variant with one joined script. */
   vsAnsible: string;
   vsFloor: string;
   done: string;
@@ -176,6 +196,7 @@ function formatRatio(value: number | null): string {
 }
 
 export function tableRows(variants: readonly VariantReport[], hostCount: number): TableRow[] {
+  const ansibleTasks = variants.find((variant) => variant.id === 'ansible_tasks');
   const ansible = variants.find((variant) => variant.id === 'ansible');
   const floor = variants.find((variant) => variant.id === 'floor');
   return variants.map((variant) => {
@@ -184,6 +205,7 @@ export function tableRows(variants: readonly VariantReport[], hostCount: number)
       variant: variant.label,
       wallMs: variant.medianWallMs === null ? '—' : String(Math.round(variant.medianWallMs)),
       rssMiB: variant.memory === null ? 'n/a' : (variant.memory.peakRssKiB / 1024).toFixed(1),
+      vsAnsibleTasks: formatRatio(ratioOf(variant, ansibleTasks)),
       vsAnsible: formatRatio(ratioOf(variant, ansible)),
       vsFloor: formatRatio(ratioOf(variant, floor)),
       done: variant.valid ? `${hostCount}/${hostCount}` : `FAILED in ${failedRounds} run(s)`,
@@ -196,7 +218,8 @@ const HEADERS: TableRow = {
   variant: 'variant',
   wallMs: 'wall ms (median)',
   rssMiB: 'peak RSS MiB',
-  vsAnsible: 'vs Ansible',
+  vsAnsibleTasks: 'vs Ansible per command',
+  vsAnsible: 'vs Ansible joined',
   vsFloor: 'vs floor',
   done: 'hosts done',
   cpuMs: 'machine CPU ms',
@@ -229,8 +252,10 @@ export function renderTargets(targets: readonly TargetReport[]): string {
 export interface OverheadReport {
   /** Median wall time of each variant minus the floor's: what the transport and the client add. */
   overMs: Partial<Record<VariantId, number>>;
-  /** oo fresh's overhead over the floor divided by Ansible's. */
+  /** oo fresh's overhead over the floor divided by Ansible's (one joined script). */
   ooFreshOverAnsible: number | null;
+  /** oo fresh's overhead over the floor divided by Ansible's (one raw task per command). */
+  ooFreshOverAnsibleTasks: number | null;
 }
 
 /**
@@ -248,6 +273,6 @@ export function overheadOverFloor(variants: readonly VariantReport[]): OverheadR
     }
   }
   const fresh = overMs.oo_fresh;
-  const ansible = overMs.ansible;
-  return { overMs, ooFreshOverAnsible: fresh !== undefined && ansible !== undefined && ansible > 0 ? fresh / ansible : null };
+  const share = (tool: number | undefined) => (fresh !== undefined && tool !== undefined && tool > 0 ? fresh / tool : null);
+  return { overMs, ooFreshOverAnsible: share(overMs.ansible), ooFreshOverAnsibleTasks: share(overMs.ansible_tasks) };
 }

@@ -1,9 +1,10 @@
 /**
  * The runbook's steps as one shell script, for the tools that run one command per host (ansible's raw
- * module, parallel-ssh) and for the floor (the same script run inside the host without SSH). The steps
- * run concurrently inside the script, at most as many at once as oo-responder runs over one
- * connection, so every variant does the same work in the same shape; only the transport differs.
- * Pure: text in, text out.
+ * module with one joined task, parallel-ssh) and for the floor (the same script run inside the host
+ * without SSH). The steps run concurrently inside the script, at most as many at once as oo-responder
+ * runs over one connection, so every variant does the same work in the same shape; only the transport
+ * differs. Also the same steps as a playbook of one raw task per step (buildRawTasksPlaybook), for the
+ * literal `ansible -m raw` variant. Pure: text in, text out.
  */
 import type { EvidenceKey } from '../diagnosis/vocabulary.js';
 import { shellQuote } from '../runbooks/index.js';
@@ -34,6 +35,18 @@ function marker(nonce: string): string {
   return `@@oo-bench ${nonce}`;
 }
 
+/** At least one step; plain, distinct ids (they appear unquoted and name the playbook's tasks); a command for each. */
+function validateSteps(steps: readonly ScriptStep[]): void {
+  if (steps.length === 0) throw new Error('the script needs at least one step');
+  const seen = new Set<string>();
+  for (const step of steps) {
+    if (!STEP_ID_PATTERN.test(step.id)) throw new Error(`step id ${JSON.stringify(step.id)} must match ${STEP_ID_PATTERN}`);
+    if (seen.has(step.id)) throw new Error(`step id ${step.id} appears twice`);
+    seen.add(step.id);
+    if (typeof step.command !== 'string' || step.command.trim() === '') throw new Error(`step ${step.id} has no command`);
+  }
+}
+
 /**
  * One POSIX sh script that runs the steps in plan order with at most `maxConcurrent` at once, starting
  * the next as soon as one ends (the shape of oo-responder's per-connection session limit: a FIFO
@@ -52,15 +65,8 @@ export function buildStepsScript(
   options: { sessionPerStep?: boolean } = {},
 ): string {
   if (!NONCE_PATTERN.test(nonce)) throw new Error(`script nonce ${JSON.stringify(nonce)} must be 8-64 letters or digits`);
-  if (steps.length === 0) throw new Error('the script needs at least one step');
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new Error(`maxConcurrent ${maxConcurrent} must be a positive integer`);
-  const seen = new Set<string>();
-  for (const step of steps) {
-    if (!STEP_ID_PATTERN.test(step.id)) throw new Error(`step id ${JSON.stringify(step.id)} must match ${STEP_ID_PATTERN}`);
-    if (seen.has(step.id)) throw new Error(`step id ${step.id} appears twice`);
-    seen.add(step.id);
-    if (typeof step.command !== 'string' || step.command.trim() === '') throw new Error(`step ${step.id} has no command`);
-  }
+  validateSteps(steps);
   const mark = marker(nonce);
   const slots = Math.min(maxConcurrent, steps.length);
   const lines: string[] = [
@@ -97,11 +103,51 @@ export function buildStepsScript(
   return `${lines.join('\n')}\n`;
 }
 
-/** The script as ansible's `-a` must carry it: unchanged unless it holds Jinja delimiters. */
+/**
+ * A command or script as a raw task's argument must carry it (ansible's `-a`, or a playbook's
+ * `raw:`): unchanged unless it holds Jinja delimiters, since ansible templates module arguments.
+ */
 export function ansibleRawArgument(script: string): string {
   if (!JINJA_DELIMITERS.some((delimiter) => script.includes(delimiter))) return script;
   if (script.includes('{% endraw %}')) throw new Error('the script contains "{% endraw %}": ansible would template the rest of it');
   return `{% raw %}${script}{% endraw %}`;
+}
+
+export interface RawTask {
+  /** The step id: the json callback names each task's results by it. */
+  name: string;
+  raw: string;
+  ignore_errors: true;
+}
+
+export interface RawTasksPlay {
+  name: string;
+  hosts: 'all';
+  gather_facts: false;
+  tasks: RawTask[];
+}
+
+/**
+ * The steps as the playbook an operator would write to run them with `ansible -m raw`: one play over
+ * every host (default linear strategy, no fact gathering) with one raw task per step, in plan order,
+ * each the step's exact command. `ignore_errors` on every task: a step that exits non-zero must not
+ * stop its host, as oo-responder runs every step regardless (the outcome check still fails the host).
+ */
+export function buildRawTasksPlaybook(steps: readonly ScriptStep[]): RawTasksPlay[] {
+  validateSteps(steps);
+  return [
+    {
+      name: 'oo-responder diagnosis steps, one raw task each',
+      hosts: 'all',
+      gather_facts: false,
+      tasks: steps.map((step) => ({ name: step.id, raw: ansibleRawArgument(step.command), ignore_errors: true })),
+    },
+  ];
+}
+
+/** Output as the command printed it: a pseudo-terminal (ansible's raw module runs on one) writes every \n as \r\n. */
+export function withoutCarriageReturns(text: string): string {
+  return text.replace(/\r\n/g, '\n').replace(/\r/g, '');
 }
 
 /**
@@ -111,7 +157,7 @@ export function ansibleRawArgument(script: string): string {
  */
 export function parseStepsOutput(text: string, nonce: string, expectedIds: readonly string[]): ParsedScriptOutput {
   const mark = marker(nonce);
-  const normalized = text.replace(/\r\n/g, '\n').replace(/\r/g, '');
+  const normalized = withoutCarriageReturns(text);
   const steps: ScriptStepResult[] = [];
   const problems: string[] = [];
   if (normalized.includes(`${mark} setup-failed`)) {

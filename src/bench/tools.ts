@@ -1,7 +1,9 @@
 /**
- * The comparison variants: Ansible's raw module, parallel-ssh, and the floor (the same script run
- * inside each host without SSH). All three run the one script built from oo-responder's planned
- * commands (see script.ts) and report per host whether every step finished with exit 0.
+ * The comparison variants: Ansible's raw module (one joined-script task, or a playbook of one raw task
+ * per step), parallel-ssh, and the floor (the same script run inside each host without SSH). All but
+ * the playbook run the one script built from oo-responder's planned commands (see script.ts); the
+ * playbook runs the same commands as tasks of their own. Each reports per host whether every step
+ * finished with exit 0 and what the steps printed classifies as the floor's run does.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,8 +13,8 @@ import { stringify } from 'yaml';
 import type { DiagnosisRunbook } from '../diagnosis/diagnose.js';
 import type { LabHost } from '../lab/index.js';
 import { failedOutcome, outcomeFromOutputs, type HostOutcome } from './outcome.js';
-import { firstLine, runMeasured } from './processes.js';
-import { ansibleRawArgument, parseStepsOutput } from './script.js';
+import { firstLine, runMeasured, type MeasuredRun } from './processes.js';
+import { ansibleRawArgument, buildRawTasksPlaybook, parseStepsOutput, withoutCarriageReturns, type ScriptStep } from './script.js';
 
 /** What every variant needs to know about the fleet and the commands. */
 export interface FleetContext {
@@ -26,6 +28,8 @@ export interface FleetContext {
   /** The same steps for the floor, each in a session of its own as sshd runs each of oo-responder's channels. */
   floorScript: string;
   nonce: string;
+  /** The planned steps, each with the exact command oo-responder sends (the playbook's raw tasks). */
+  steps: readonly ScriptStep[];
   expectedIds: string[];
   runbook: Pick<DiagnosisRunbook, 'remediationsFor'>;
 }
@@ -41,6 +45,13 @@ export interface ToolRun {
 const TOOL_TIMEOUT_MS = 600_000;
 /** parallel-ssh's per-host limit, in seconds. */
 const PSSH_HOST_TIMEOUT_S = 120;
+
+/** Why a tool run as a whole failed (timed out, or exited non-zero), if it did. */
+function toolRunError(tool: string, run: MeasuredRun): string | undefined {
+  if (run.timedOut) return `${tool} did not finish within ${TOOL_TIMEOUT_MS} ms`;
+  if (run.code !== 0) return `${tool} exited ${run.code ?? run.signal}${run.stderr.trim() ? `: ${firstLine(run.stderr)}` : ''}`;
+  return undefined;
+}
 
 function outcomeFromScript(context: FleetContext, host: string, text: string): HostOutcome {
   const parsed = parseStepsOutput(text, context.nonce, context.expectedIds);
@@ -94,11 +105,14 @@ export interface AnsibleSetup {
   inventory: string;
   config: string;
   home: string;
+  /** The playbook of one raw task per step (buildRawTasksPlaybook). */
+  playbook: string;
 }
 
 /**
- * Inventory and ansible.cfg for the fleet. Host key checking stays on and uses the lab's known_hosts;
- * the output goes through the json callback so each host's stdout and rc can be checked.
+ * Inventory, ansible.cfg and the raw-tasks playbook for the fleet; both Ansible variants use the same
+ * inventory and configuration. Host key checking stays on and uses the lab's known_hosts; the output
+ * goes through the json callback so each host's stdout and rc can be checked.
  */
 export async function writeAnsibleSetup(context: FleetContext, forks: number): Promise<AnsibleSetup> {
   const dir = path.join(context.workDir, 'ansible');
@@ -106,6 +120,9 @@ export async function writeAnsibleSetup(context: FleetContext, forks: number): P
   await mkdir(path.join(home, 'tmp'), { recursive: true });
   const inventory = path.join(dir, 'inventory.yml');
   const config = path.join(dir, 'ansible.cfg');
+  const playbook = path.join(dir, 'raw-tasks.yml');
+  // No line folding: the commands go in exactly as oo-responder sends them.
+  await writeFile(playbook, stringify(buildRawTasksPlaybook(context.steps), { lineWidth: 0 }));
   await writeFile(
     inventory,
     stringify({
@@ -134,7 +151,7 @@ export async function writeAnsibleSetup(context: FleetContext, forks: number): P
       '',
     ].join('\n'),
   );
-  return { inventory, config, home };
+  return { inventory, config, home, playbook };
 }
 
 export function ansibleEnvironment(setup: AnsibleSetup, controlPathDir: string, marker: string): NodeJS.ProcessEnv {
@@ -153,7 +170,12 @@ export function ansibleArgv(context: FleetContext, setup: AnsibleSetup, forks: n
   return ['ansible', 'all', '-i', setup.inventory, '-m', 'raw', '-a', ansibleRawArgument(context.script), '-f', String(forks)];
 }
 
-interface AnsibleHostResult {
+export function ansiblePlaybookArgv(setup: AnsibleSetup, forks: number): string[] {
+  return ['ansible-playbook', '-i', setup.inventory, '-f', String(forks), setup.playbook];
+}
+
+/** One host's result of one task in the json callback's document. */
+export interface AnsibleHostResult {
   rc?: number;
   stdout?: string;
   msg?: string;
@@ -161,16 +183,29 @@ interface AnsibleHostResult {
   failed?: boolean;
 }
 
-/** The json callback's document → one outcome per host. */
-export function ansibleOutcomes(context: FleetContext, stdout: string): { outcomes: HostOutcome[]; error?: string } {
+interface AnsibleTaskResults {
+  task?: { name?: string };
+  hosts?: Record<string, AnsibleHostResult>;
+}
+
+type AnsibleOutcomes = { outcomes: HostOutcome[]; error?: string };
+
+/** The json callback's document (anything ansible printed before it is skipped), or why it is unreadable. */
+function ansibleTasks(stdout: string): { tasks: AnsibleTaskResults[] } | { error: string } {
   const start = stdout.search(/^\{/m);
-  let document: { plays?: { tasks?: { hosts?: Record<string, AnsibleHostResult> }[] }[] };
   try {
-    document = JSON.parse(start >= 0 ? stdout.slice(start) : stdout) as typeof document;
+    const document = JSON.parse(start >= 0 ? stdout.slice(start) : stdout) as { plays?: { tasks?: AnsibleTaskResults[] }[] };
+    return { tasks: document.plays?.[0]?.tasks ?? [] };
   } catch (error) {
-    return { outcomes: [], error: `ansible's json output could not be parsed: ${(error as Error).message}` };
+    return { error: `ansible's json output could not be parsed: ${(error as Error).message}` };
   }
-  const results = document.plays?.[0]?.tasks?.[0]?.hosts ?? {};
+}
+
+/** The json callback's document of the joined-script run (one task) → one outcome per host. */
+export function ansibleOutcomes(context: FleetContext, stdout: string): AnsibleOutcomes {
+  const parsed = ansibleTasks(stdout);
+  if ('error' in parsed) return { outcomes: [], error: parsed.error };
+  const results = parsed.tasks[0]?.hosts ?? {};
   const outcomes = context.hosts.map((host): HostOutcome => {
     const result = results[host.name];
     if (!result) return failedOutcome(host.name, 'ansible reported nothing for this host');
@@ -181,19 +216,66 @@ export function ansibleOutcomes(context: FleetContext, stdout: string): { outcom
   return { outcomes };
 }
 
-export async function runAnsible(context: FleetContext, setup: AnsibleSetup, forks: number, controlPathDir: string, marker: string): Promise<ToolRun> {
-  await mkdir(controlPathDir, { recursive: true, mode: 0o700 });
-  const run = await runMeasured(ansibleArgv(context, setup, forks), {
-    env: ansibleEnvironment(setup, controlPathDir, marker),
-    timeoutMs: TOOL_TIMEOUT_MS,
+/**
+ * A raw task's stdout as the step printed it: without the pseudo-terminal's carriage returns and
+ * without the last line end, as the joined script's markers cut each step's output.
+ */
+export function rawTaskOutput(stdout: string): string {
+  return withoutCarriageReturns(stdout).replace(/\n$/, '');
+}
+
+/**
+ * The json callback's document of the raw-tasks playbook → one outcome per host. The play must hold
+ * exactly the planned tasks, in plan order, named by step id; each host needs a result with an exit
+ * status from every one of them. Each task's stdout (a pseudo-terminal's: \r\n line ends) is that
+ * step's output, checked and classified exactly as the other variants' step outputs are.
+ */
+export function ansibleTaskOutcomes(context: FleetContext, stdout: string): AnsibleOutcomes {
+  const parsed = ansibleTasks(stdout);
+  if ('error' in parsed) return { outcomes: [], error: parsed.error };
+  const names = parsed.tasks.map((task) => task.task?.name ?? '?');
+  const error =
+    names.join(',') === context.expectedIds.join(',') ? undefined : `the play ran tasks [${names.join(', ')}], planned [${context.expectedIds.join(', ')}]`;
+  const byName = new Map(parsed.tasks.map((task) => [task.task?.name, task.hosts ?? {}]));
+  const outcomes = context.hosts.map((host): HostOutcome => {
+    const steps: { id: string; exitCode: number; output: string }[] = [];
+    const problems: string[] = [];
+    for (const id of context.expectedIds) {
+      const result = byName.get(id)?.[host.name];
+      if (!result) problems.push(`${id}: ansible reported nothing`);
+      else if (result.unreachable) problems.push(`${id}: unreachable: ${firstLine(result.msg ?? '')}`);
+      else if (typeof result.rc !== 'number') problems.push(`${id}: no exit status: ${firstLine(result.msg ?? '')}`);
+      else steps.push({ id, exitCode: result.rc, output: rawTaskOutput(result.stdout ?? '') });
+    }
+    if (problems.length > 0) return failedOutcome(host.name, problems.join('; '));
+    return outcomeFromOutputs(host.name, context.expectedIds, steps, context.runbook);
   });
-  const parsed = ansibleOutcomes(context, run.stdout);
-  const error = run.timedOut
-    ? `ansible did not finish within ${TOOL_TIMEOUT_MS} ms`
-    : run.code !== 0
-      ? `ansible exited ${run.code ?? run.signal}: ${firstLine(run.stderr)}`
-      : parsed.error;
+  return { outcomes, ...(error !== undefined ? { error } : {}) };
+}
+
+/** One ansible or ansible-playbook run with a control-path folder of its own, read through the json callback. */
+async function runAnsibleTool(
+  argv: string[],
+  setup: AnsibleSetup,
+  controlPathDir: string,
+  marker: string,
+  outcomesOf: (stdout: string) => AnsibleOutcomes,
+): Promise<ToolRun> {
+  await mkdir(controlPathDir, { recursive: true, mode: 0o700 });
+  const run = await runMeasured(argv, { env: ansibleEnvironment(setup, controlPathDir, marker), timeoutMs: TOOL_TIMEOUT_MS });
+  const parsed = outcomesOf(run.stdout);
+  const error = toolRunError(argv[0]!, run) ?? parsed.error;
   return { wallMs: run.wallMs, outcomes: parsed.outcomes, ...(error !== undefined ? { error } : {}) };
+}
+
+/** `ansible -m raw` with the joined script: one raw task per host. */
+export function runAnsible(context: FleetContext, setup: AnsibleSetup, forks: number, controlPathDir: string, marker: string): Promise<ToolRun> {
+  return runAnsibleTool(ansibleArgv(context, setup, forks), setup, controlPathDir, marker, (stdout) => ansibleOutcomes(context, stdout));
+}
+
+/** `ansible-playbook` with the raw-tasks playbook: one raw task per step. */
+export function runAnsiblePlaybook(context: FleetContext, setup: AnsibleSetup, forks: number, controlPathDir: string, marker: string): Promise<ToolRun> {
+  return runAnsibleTool(ansiblePlaybookArgv(setup, forks), setup, controlPathDir, marker, (stdout) => ansibleTaskOutcomes(context, stdout));
 }
 
 // ---------------------------------------------------------------- parallel-ssh
@@ -250,10 +332,6 @@ export async function runPssh(context: FleetContext, hostsFile: string, parallel
     env: { ...process.env, [name]: value },
     timeoutMs: TOOL_TIMEOUT_MS,
   });
-  const error = run.timedOut
-    ? `parallel-ssh did not finish within ${TOOL_TIMEOUT_MS} ms`
-    : run.code !== 0
-      ? `parallel-ssh exited ${run.code ?? run.signal}${run.stderr.trim() ? `: ${firstLine(run.stderr)}` : ''}`
-      : undefined;
+  const error = toolRunError('parallel-ssh', run);
   return { wallMs: run.wallMs, outcomes: psshOutcomes(context, run.stdout), ...(error !== undefined ? { error } : {}) };
 }

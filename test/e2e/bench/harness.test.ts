@@ -208,26 +208,51 @@ describe('statistics and targets', () => {
     expect(median([4, 1, 3, 2])).toBe(2.5);
   });
 
-  it('passes and fails the targets at their limits, and voids them when a side failed', () => {
-    const passing = [variant('oo_fresh', 499), variant('ansible', 1000), variant('oo_pooled', 150), variant('floor', 100)];
-    expect(evaluateTargets(passing).map((target) => target.status)).toEqual(['PASS', 'PASS']);
-    const failing = [variant('oo_fresh', 500), variant('ansible', 1000), variant('oo_pooled', 151), variant('floor', 100)];
-    expect(evaluateTargets(failing).map((target) => target.status)).toEqual(['FAIL', 'FAIL']);
-    const voided = [variant('oo_fresh', 100), variant('ansible', 1000, ['h1: unreachable']), variant('oo_pooled', 100), variant('floor', 100)];
-    expect(evaluateTargets(voided).map((target) => target.status)).toEqual(['VOID', 'PASS']);
+  it('passes and fails the targets at their limits, against both Ansible variants, and voids them when a side failed', () => {
+    const targets = (variants: VariantReport[]) => evaluateTargets(variants).map((target) => [target.id, target.status]);
+    const passing = [variant('oo_fresh', 499), variant('ansible_tasks', 2000), variant('ansible', 1000), variant('oo_pooled', 150), variant('floor', 100)];
+    expect(targets(passing)).toEqual([
+      ['oo_fresh_vs_ansible_tasks', 'PASS'],
+      ['oo_fresh_vs_ansible', 'PASS'],
+      ['oo_pooled_vs_floor', 'PASS'],
+    ]);
+    // Below half the per-command playbook, not below half the joined script: each line says so.
+    const split = [variant('oo_fresh', 700), variant('ansible_tasks', 2000), variant('ansible', 1000), variant('oo_pooled', 151), variant('floor', 100)];
+    expect(targets(split).map(([, status]) => status)).toEqual(['PASS', 'FAIL', 'FAIL']);
+    const failing = [variant('oo_fresh', 500), variant('ansible_tasks', 1000), variant('ansible', 1000), variant('oo_pooled', 151), variant('floor', 100)];
+    expect(targets(failing).map(([, status]) => status)).toEqual(['FAIL', 'FAIL', 'FAIL']);
+    const voided = [variant('oo_fresh', 100), variant('ansible_tasks', 3000, ['h1: dns exited 1']), variant('ansible', 1000, ['h1: unreachable']), variant('oo_pooled', 100), variant('floor', 100)];
+    expect(targets(voided).map(([, status]) => status)).toEqual(['VOID', 'VOID', 'PASS']);
+    // A run without the per-command variant cannot judge its line.
+    expect(targets(passing.filter((entry) => entry.id !== 'ansible_tasks')).map(([, status]) => status)).toEqual(['VOID', 'PASS', 'PASS']);
+    expect(evaluateTargets(passing).map((target) => target.description)).toEqual([
+      'oo fresh < 0.5 × Ansible (one raw task per command — `ansible -m raw` as the issue names it)',
+      'oo fresh < 0.5 × Ansible (one joined script — the strongest Ansible setup)',
+      'oo pooled ≤ 1.5 × floor',
+    ]);
   });
 
   it('says what each variant adds to the floor', () => {
-    const overhead = overheadOverFloor([variant('oo_fresh', 1200), variant('ansible', 3000), variant('oo_pooled', 950), variant('floor', 1000)]);
-    expect(overhead.overMs).toEqual({ oo_fresh: 200, ansible: 2000, oo_pooled: -50 });
+    const overhead = overheadOverFloor([
+      variant('oo_fresh', 1200),
+      variant('ansible_tasks', 5000),
+      variant('ansible', 3000),
+      variant('oo_pooled', 950),
+      variant('floor', 1000),
+    ]);
+    expect(overhead.overMs).toEqual({ oo_fresh: 200, ansible_tasks: 4000, ansible: 2000, oo_pooled: -50 });
     expect(overhead.ooFreshOverAnsible).toBeCloseTo(0.1);
+    expect(overhead.ooFreshOverAnsibleTasks).toBeCloseTo(0.05);
     expect(overheadOverFloor([variant('oo_fresh', 1200)]).ooFreshOverAnsible).toBeNull();
+    expect(overheadOverFloor([variant('oo_fresh', 1200)]).ooFreshOverAnsibleTasks).toBeNull();
   });
 
-  it('shows ratios against Ansible and the floor', () => {
-    const rows = tableRows([variant('oo_fresh', 300), variant('ansible', 1200), variant('floor', 200, ['h1: x'])], 2);
-    expect(rows[0]).toMatchObject({ wallMs: '300', vsAnsible: '0.25×', vsFloor: '1.50×', done: '2/2', rssMiB: 'n/a', cpuMs: '600' });
-    expect(rows[2]!.done).toBe('FAILED in 1 run(s)');
+  it('shows ratios against both Ansible variants and the floor', () => {
+    const rows = tableRows([variant('oo_fresh', 300), variant('ansible_tasks', 2400), variant('ansible', 1200), variant('floor', 200, ['h1: x'])], 2);
+    expect(rows[0]).toMatchObject({ wallMs: '300', vsAnsibleTasks: '0.13×', vsAnsible: '0.25×', vsFloor: '1.50×', done: '2/2', rssMiB: 'n/a', cpuMs: '600' });
+    expect(rows[1]).toMatchObject({ vsAnsibleTasks: '1.00×', vsAnsible: '2.00×' });
+    expect(rows[3]!.done).toBe('FAILED in 1 run(s)');
+    expect(tableRows([variant('oo_fresh', 300)], 2)[0]).toMatchObject({ vsAnsibleTasks: '—', vsAnsible: '—' });
   });
 });
 
