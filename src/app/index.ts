@@ -35,12 +35,14 @@ export interface StartServiceOptions {
   mode: ServiceMode;
   env?: NodeJS.ProcessEnv;
   logger?: AppLogger;
-  /** Address to listen on; default all interfaces (tests pass 127.0.0.1). */
+  /** Address to listen on, over OO_HOST and server.host; default all interfaces (tests pass 127.0.0.1). */
   host?: string;
   /** Test knobs for the remediation worker's lease and reaper. */
   remediation?: WorkersOptions['remediation'];
   /** How long a Slack Web API call may take before it is given up (and, for a post, checked). Default 15 s. */
   slackTimeoutMs?: number;
+  /** Socket Mode's pong timeout, also its pause before reconnecting (default 5 s; tests shorten it). */
+  socketModePingTimeoutMs?: number;
 }
 
 export interface RunningService {
@@ -199,6 +201,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
         ...(settings.signingSecret ? { signingSecret: settings.signingSecret } : {}),
         ...(settings.appToken ? { appToken: settings.appToken } : {}),
         ...(settings.slackApiUrl ? { slackApiUrl: settings.slackApiUrl } : {}),
+        ...(options.socketModePingTimeoutMs !== undefined ? { socketModePingTimeoutMs: options.socketModePingTimeoutMs } : {}),
         logger: logger.child('bolt'),
         handlers: {
           command: (input) => commands.handle(input),
@@ -265,6 +268,8 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       const checks: Record<string, string> = {};
       checks.redis = queues.producer.status === 'ready' ? 'ok' : `not connected (${queues.producer.status})`;
       checks.slack = await slackCheck();
+      // Socket Mode: commands and clicks arrive over the WebSocket, so it must be connected too.
+      if (slack?.socketMode) checks.slack_socket = slack.socketMode.check();
       checks.workers = workers.diagnosis.worker.isRunning() && workers.remediation.worker.isRunning() ? 'ok' : 'stopped';
       return { ready: Object.values(checks).every((value) => value === 'ok'), checks };
     };
@@ -276,10 +281,11 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
       metrics,
       onError,
     });
-    const port = await listen(server, settings.port, options.host);
+    const host = options.host ?? settings.host;
+    const port = await listen(server, settings.port, host);
     cleanups.push(() => closeServer(server));
     logger.info(
-      `oo ${mode} listening on ${options.host ?? '*'}:${port}${slack ? ` (Slack ${slack.mode} mode)` : ''}; Redis: ${describeConnection(settings.redis)}, prefix ${keys.prefix}`,
+      `oo ${mode} listening on ${host ?? '*'}:${port}${slack ? ` (Slack ${slack.mode} mode)` : ''}; Redis: ${describeConnection(settings.redis)}, prefix ${keys.prefix}`,
     );
 
     let closing: Promise<void> | undefined;

@@ -2,6 +2,7 @@
 // so that a missing token or a bad URL is named before anything listens.
 import type { LogLevel } from '@slack/bolt';
 import type { Config } from '../config/index.js';
+import { isHostOrAddress } from '../config/schema.js';
 import type { RedisConnection } from '../queue/redis.js';
 import type { PolicyConfig } from '../remediation/policy.js';
 import { parseLogLevel } from './logger.js';
@@ -21,6 +22,8 @@ export interface ServiceSettings {
   redis: RedisConnection;
   redisPrefix: string;
   port: number;
+  /** Address the HTTP server binds (OO_HOST, then server.host); all interfaces when absent. */
+  host?: string;
   /** Bearer token the alert webhooks require (serve only). */
   alertToken?: string;
   logLevel: LogLevel;
@@ -119,9 +122,13 @@ export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: Se
   const redis = resolveRedisConnection(config, env);
   problems.push(...redis.problems);
 
-  const portText = get('PORT') ?? '3000';
+  const portText = get('PORT') ?? String(config.server?.port ?? 3000);
   const port = Number(portText);
   if (!/^\d{1,5}$/.test(portText) || port > 65535) problems.push(`PORT must be a port number from 0 to 65535 (got ${JSON.stringify(portText)})`);
+  const host = get('OO_HOST') ?? config.server?.host;
+  if (host !== undefined && !isHostOrAddress(host)) {
+    problems.push(`OO_HOST must be an IP address or a host name to listen on, e.g. 127.0.0.1 (got ${JSON.stringify(host.slice(0, 80))})`);
+  }
 
   const alertToken = get('OO_ALERT_TOKEN');
   if (mode === 'serve' && !alertToken) problems.push('OO_ALERT_TOKEN is not set: the alert webhooks must require a bearer token');
@@ -157,6 +164,7 @@ export function resolveSettings(config: Config, env: NodeJS.ProcessEnv, mode: Se
     redis: redis.connection!,
     redisPrefix: config.redis.prefix,
     port,
+    ...(host !== undefined ? { host } : {}),
     ...(alertToken ? { alertToken } : {}),
     logLevel: logLevel!,
     ...(alertChannel ? { alertChannel } : {}),

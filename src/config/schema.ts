@@ -22,12 +22,14 @@ const hostName = z.string().regex(HOST_NAME_PATTERN, {
   message: 'names start with a letter or digit and contain only letters, digits, "_", "." and "-"',
 });
 
-const address = z
-  .string()
-  .min(1)
-  .refine((value) => isIP(value) !== 0 || DNS_NAME_PATTERN.test(value), {
-    message: 'must be a host name or an IP address',
-  });
+/** An IPv4 or IPv6 address, or a DNS host name. */
+export function isHostOrAddress(value: string): boolean {
+  return isIP(value) !== 0 || DNS_NAME_PATTERN.test(value);
+}
+
+const address = z.string().min(1).refine(isHostOrAddress, {
+  message: 'must be a host name or an IP address',
+});
 
 const publicKeyLine = z.string().superRefine((value, ctx) => {
   try {
@@ -164,6 +166,17 @@ export const workersSchema = z.strictObject({
   diagnosisBackoffMs: z.number().int().min(100).max(600_000).default(2_000),
 });
 
+/**
+ * The `server:` section: where `oo serve` and `oo worker` listen for HTTP (webhooks, Slack's HTTP mode,
+ * /healthz, /readyz, /metrics). Read back as written; OO_HOST and PORT win, app/settings.ts applies them.
+ */
+export const serverSchema = z.strictObject({
+  /** Address to bind: an IP address (127.0.0.1, ::1, 0.0.0.0, ::) or a host name; all interfaces when absent. */
+  host: z.string().refine(isHostOrAddress, { message: 'must be an IP address or a host name (e.g. 127.0.0.1, ::1, 0.0.0.0)' }).optional(),
+  /** Port to listen on (0: any free port); 3000 when absent. */
+  port: z.number().int().min(0).max(65535).optional(),
+});
+
 export const configSchema = z.strictObject({
   hosts: z.record(hostName, hostSchema).refine((hosts) => Object.keys(hosts).length > 0, {
     message: 'needs at least one host',
@@ -176,6 +189,7 @@ export const configSchema = z.strictObject({
   alerts: alertsSchema.prefault({}),
   redis: redisSchema.prefault({}),
   workers: workersSchema.prefault({}),
+  server: serverSchema.optional(),
 });
 
 export type HostConfigInput = z.input<typeof hostSchema>;
@@ -184,6 +198,7 @@ export type SlackSettingsInput = z.output<typeof slackSchema>;
 export type AlertSettings = z.output<typeof alertsSchema>;
 export type RedisSettings = z.output<typeof redisSchema>;
 export type WorkerSettings = z.output<typeof workersSchema>;
+export type ServerSettings = z.output<typeof serverSchema>;
 type RawConfig = z.output<typeof configSchema>;
 type RawHost = z.output<typeof hostSchema>;
 

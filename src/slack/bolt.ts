@@ -6,6 +6,7 @@ import { App, HTTPReceiver, SocketModeReceiver, type Logger } from '@slack/bolt'
 import { REMEDIATE_ACTION_PREFIX } from './blocks.js';
 import type { MessageContent } from './outbox.js';
 import { SLACK_SIGNATURE_MAX_AGE_SEC } from './signing.js';
+import { watchSocketMode, type SocketModeHealth } from './socket-mode-health.js';
 
 type BoltApp = App;
 
@@ -30,6 +31,11 @@ export interface SlackAppOptions {
   slackApiUrl?: string;
   logger: Logger;
   handlers: SlackHandlers;
+  /**
+   * Socket Mode: how long a pong may take, which is also the pause before each reconnection attempt
+   * (times the attempts so far); @slack/socket-mode's default, 5 s, when absent. Tests shorten it.
+   */
+  socketModePingTimeoutMs?: number;
 }
 
 export interface SlackApp {
@@ -37,6 +43,8 @@ export interface SlackApp {
   mode: 'socket' | 'http';
   /** HTTP mode: the request listener for POST /slack/events. */
   requestListener?: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+  /** Socket Mode: whether the WebSocket to Slack is connected (for /readyz). */
+  socketMode?: SocketModeHealth;
   /** Socket Mode: connects; HTTP mode: nothing to do (our server listens). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -57,6 +65,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   let app: BoltApp;
   let mode: SlackApp['mode'];
   let requestListener: SlackApp['requestListener'];
+  let socketMode: SocketModeHealth | undefined;
   if (options.appToken) {
     mode = 'socket';
     const receiver = new SocketModeReceiver({
@@ -64,7 +73,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       logger: options.logger,
       // apps.connections.open goes to the same Web API base as everything else.
       installerOptions: { clientOptions },
+      ...(options.socketModePingTimeoutMs !== undefined ? { clientPingTimeout: options.socketModePingTimeoutMs } : {}),
     });
+    socketMode = watchSocketMode(receiver.client);
     app = new App({ token: options.botToken, receiver, socketMode: true, clientOptions, logger: options.logger, tokenVerificationEnabled: false });
   } else {
     if (!options.signingSecret) throw new Error('HTTP mode needs SLACK_SIGNING_SECRET');
@@ -154,6 +165,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     app,
     mode,
     ...(requestListener ? { requestListener } : {}),
+    ...(socketMode ? { socketMode } : {}),
     async start() {
       if (mode === 'socket') await app.start();
     },

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containsKnownSecretPattern, redactSecrets, REDACTED } from '../../../src/security/redact.js';
+import { leaks, SYNTAXES } from '../../support/secret-syntaxes.js';
 
 // The shape of ONLYOFFICE's /etc/onlyoffice/documentserver/local.json (JWT secrets, database password, broker URL).
 const LOCAL_JSON = `{
@@ -106,6 +107,18 @@ describe('redactSecrets', () => {
       'psql: FATAL:  password authentication failed for user "onlyoffice"',
       'hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH"',
       'Permission denied (publickey,password).',
+      // Names that describe a secret without holding it, and look-alikes.
+      'JWT_ENABLED=true',
+      'JWT_HEADER=Authorization',
+      'PASSWORD_FILE=/run/secrets/db',
+      'secretName: oo-responder-ssh',
+      'defaultMode: 0440',
+      "Access denied for user 'onlyoffice'@'localhost' (using password: YES)",
+      'PWD=/var/www/onlyoffice',
+      'upstream: "http://127.0.0.1:8000/cache/files/a@b.docx"',
+      'ssh://git@github.com:22/org/repo',
+      'author: Jane Doe',
+      'bypass=1',
     ];
     for (const line of lines) expect(redactSecrets(line)).toBe(line);
   });
@@ -138,5 +151,90 @@ describe('containsKnownSecretPattern', () => {
     expect(redacted).not.toContain('s3cr3t-value');
     expect(redacted).not.toContain('hunter2x');
     expect(redacted).toContain(':secret =>');
+  });
+});
+
+// --- edge cases: the value runs as far as its syntax says --------------------------------------------
+
+describe('redactSecrets on values written the way real configs and attackers write them', () => {
+  const cases: [string, string, string][] = [
+    // [what, input, expected]
+    ['braces in a bare shell word', 'PGPASSWORD=ab{cd}ef psql -h db', 'PGPASSWORD=[REDACTED] psql -h db'],
+    ['an unencoded @ in a URL password', 'amqp://user:p@ss@host:5672/', 'amqp://user:[REDACTED]@host:5672/'],
+    ['an unencoded @ and : in a URL password', 'postgres://u:pa@ss:wd@db/x', 'postgres://u:[REDACTED]@db/x'],
+    ['a / in a URL password', 'AMQP_URI=amqp://ds:pa/ss?w#d@rabbit:5672/vh', 'AMQP_URI=amqp://ds:[REDACTED]@rabbit:5672/vh'],
+    ['a user name holding @', 'postgres://svc@corp:pw@db:5432/oo', 'postgres://svc@corp:[REDACTED]@db:5432/oo'],
+    ['a percent-encoded URL password', 'redis://:p%40ss%3Aw@127.0.0.1:6379/0', 'redis://:[REDACTED]@127.0.0.1:6379/0'],
+    ['#, ; and & in an env line', 'JWT_SECRET=abc#def;ghi&jkl', 'JWT_SECRET=[REDACTED]'],
+    ['spaces in `env` output', 'HOME=/root\nJWT_SECRET=my jwt secret\nPATH=/usr/bin', 'HOME=/root\nJWT_SECRET=[REDACTED]\nPATH=/usr/bin'],
+    ['docker inspect Env', '"Env": ["JWT_SECRET=a b\\"c", "JWT_ENABLED=true"]', '"Env": ["JWT_SECRET=[REDACTED]", "JWT_ENABLED=true"]'],
+    ["shell quoting glued together", `export JWT_SECRET='ab"cd'"ef'gh"ij; exec node`, 'export JWT_SECRET=[REDACTED]; exec node'],
+    ['YAML double quotes with escaped quotes', 'password: "he said \\"hi there\\" ok"', 'password: "[REDACTED]"'],
+    ["YAML single quotes with ''", "password: 'it''s a secret'", 'password: [REDACTED]'],
+    ['a YAML plain scalar with spaces and #', 'POSTGRES_PASSWORD: pa ss#wo rd', 'POSTGRES_PASSWORD: [REDACTED]'],
+    ['a YAML block scalar', 'jwt:\n  secret: |\n    line one\n    line: two\n  header: Authorization\nport: 1', 'jwt:\n  secret: |\n    [REDACTED]\n    [REDACTED]\n  header: Authorization\nport: 1'],
+    ['a YAML quoted scalar folded over lines', "secret: 'ab cd\n\n  ef gh'\nport: 1", "secret: '[REDACTED]'\nport: 1"],
+    ['a mapping under a secret key', 'secret:\n  inbox: in-secret\n  outbox:\n    string: out-secret\nother: kept', 'secret:\n  inbox: [REDACTED]\n  outbox:\n    string: [REDACTED]\nother: kept'],
+    ['local.json secrets, bare', '"secret": {"inbox": "in-s3cret", "session": {"string": "s-s3cret"}}', '"secret": {"inbox": "[REDACTED]", "session": {"string": "[REDACTED]"}}'],
+    ['"jwt" and "token" strings', '{"jwt": "jwt-s3cret", "token": "tok-s3cret", "token_type": "bearer"}', '{"jwt": "[REDACTED]", "token": "[REDACTED]", "token_type": "bearer"}'],
+    ["ONLYOFFICE's token section stays (switches and header names)", '"token": {"enable": {"browser": true}, "inbox": {"header": "Authorization"}}', '"token": {"enable": {"browser": true}, "inbox": {"header": "Authorization"}}'],
+    ['minified JSON with a number', '{"dbPass":12345678,"dbHost":"db"}', '{"dbPass":[REDACTED],"dbHost":"db"}'],
+    ['JSON inside a JSON string', 'msg: "{\\"dbPass\\":\\"p w\\\\\\"x\\",\\"dbHost\\":\\"db\\"}"', 'msg: "{\\"dbPass\\":[REDACTED],\\"dbHost\\":\\"db\\"}"'],
+    ['Authorization with a quoted scheme-less value', '{"Authorization": "raw-token-123"}', '{"Authorization": "[REDACTED]"}'],
+    ['Digest parameters', `curl -H 'Authorization: Digest username="u", response="abc123"' x`, `curl -H 'Authorization: [REDACTED]' x`],
+    ['a Slack webhook URL', 'POST https://hooks.slack.com/services/T000/B000/XXXXsecret failed', 'POST https://hooks.slack.com/services/[REDACTED] failed'],
+    ['an encrypted PEM key, cut', '-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHzBJBgkqhkiG\nGHIJKL\n[output truncated]', '-----BEGIN ENCRYPTED PRIVATE KEY-----\n[REDACTED]\n[output truncated]'],
+    ['a PGP private key block', '-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQdGBF4\n-----END PGP PRIVATE KEY BLOCK-----', '-----BEGIN PGP PRIVATE KEY BLOCK-----\n[REDACTED]\n-----END PGP PRIVATE KEY BLOCK-----'],
+    ['the tail of a key without BEGIN', '==> tail <==\nQyNTUxOQAAACD\nb3BlbnNzaC1rZX\n-----END OPENSSH PRIVATE KEY-----', '==> tail <==\n[REDACTED]\n-----END OPENSSH PRIVATE KEY-----'],
+    ['a key in a JSON string', '{"private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n"}', '{"private_key": "[REDACTED]"}'],
+    ['INI with spaces', '[client]\npassword = two words\nhost = db', '[client]\npassword = [REDACTED]\nhost = db'],
+    ['a .NET connection string', 'connectionString="Server=db;User ID=root;Password=a b&amp;c;Pooling=true"', 'connectionString="Server=db;User ID=root;Password=[REDACTED];Pooling=true"'],
+    ['.NET appSettings', '<add key="core.machinekey" value="mk-s3cret" />', '<add key="core.machinekey" value="[REDACTED]" />'],
+    ['an XML element', '<password>x&lt;y</password><user>ds</user>', '<password>[REDACTED]</password><user>ds</user>'],
+    ['a Kubernetes env entry', '- name: JWT_SECRET\n  value: "k8s s3cret"\n- name: JWT_ENABLED\n  value: "true"', '- name: JWT_SECRET\n  value: "[REDACTED]"\n- name: JWT_ENABLED\n  value: "true"'],
+    ['redis.conf and redis-cli', 'requirepass "a b"\nredis-cli -a pw123456 ping', 'requirepass "[REDACTED]"\nredis-cli -a [REDACTED] ping'],
+    ['a flag and its value', 'node server.js --password "two words" --port 8000', 'node server.js --password "[REDACTED]" --port 8000'],
+    ['mysql -p', 'mysql -u root -p-S3cret onlyoffice', 'mysql -u root -p[REDACTED] onlyoffice'],
+    ['PHP with \\\'', `'jwt_secret' => 'it\\'s; "x"', 'jwt_header' => 'Authorization'`, `'jwt_secret' => '[REDACTED]', 'jwt_header' => 'Authorization'`],
+    ['nginx secure link, quoted', '  set $secure_link_secret "a b;c";', '  set $secure_link_secret "[REDACTED]";'],
+    ['a query string keeps its other parameters', 'GET /x?token=a%26b%3Dc&md5=x HTTP/1.1', 'GET /x?token=[REDACTED]&md5=x HTTP/1.1'],
+    ['a cookie header', 'Cookie: session=abc; csrftoken=def', 'Cookie: [REDACTED]'],
+  ];
+  it.each(cases)('%s', (_what, input, expected) => {
+    expect(redactSecrets(input)).toBe(expected);
+    expect(redactSecrets(expected)).toBe(expected);
+  });
+
+  it('stays fast on hostile input (1 MiB of each pathological shape)', () => {
+    const shapes = [
+      'password=x '.repeat(95_000),
+      'secret: '.repeat(130_000),
+      '"secret": {x\n'.repeat(80_000),
+      '-----BEGIN RSA PRIVATE KEY-----\nabc\n'.repeat(28_000),
+      'x\n-----END RSA PRIVATE KEY-----\n'.repeat(33_000),
+      'amqp://u:p@'.repeat(95_000),
+      'password="'.repeat(100_000),
+      'a-'.repeat(500_000),
+      'mysql '.repeat(170_000),
+    ];
+    const started = Date.now();
+    for (const shape of shapes) redactSecrets(shape);
+    // Linear work takes well under a second here; a quadratic scan would take minutes.
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe('redaction property: planted secrets in every syntax', () => {
+  it.each(Object.entries(SYNTAXES))('%s: no run of 4+ characters of a secret survives, and redaction is idempotent', (_name, syntax) => {
+    fc.assert(
+      fc.property(syntax, (planted) => {
+        // Not vacuous: the secret stands in the input.
+        expect(leaks(planted.text, planted), planted.syntax).not.toEqual([]);
+        const once = redactSecrets(planted.text);
+        expect(leaks(once, planted), `${planted.syntax}\n${planted.text}\n=>\n${once}`).toEqual([]);
+        expect(redactSecrets(once)).toBe(once);
+      }),
+      { numRuns: Number(process.env.REDACT_RUNS ?? 300) },
+    );
   });
 });

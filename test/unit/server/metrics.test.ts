@@ -1,6 +1,8 @@
 // The prom-client registry behind /metrics: every declared family is exposed from the start, counters
 // sum by label subset for value(), histograms count observations, gauges come from collectors at scrape
 // time, and a failing collector keeps the last good values while oo_metrics_collector_errors says so.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { METRIC_DEFINITIONS, Metrics, type GaugeSample } from '../../../src/server/metrics.js';
 
@@ -81,5 +83,14 @@ describe('Metrics', () => {
     const text = await new Metrics().render();
     expect(text).toContain('# TYPE oo_process_resident_memory_bytes gauge');
     expect(new Metrics().contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+  });
+});
+
+describe('README, Health and metrics', () => {
+  it('lists every metric family /metrics declares, with its labels and type, and no family that does not exist', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Health and metrics'), readme.indexOf('\n## ', readme.indexOf('## Health and metrics') + 1));
+    const rows = [...section.matchAll(/^\| `(oo_[a-z_]+)(?:\{([a-z_,]+)\})?` \| ([a-z]+)/gm)].map(([, name, labels = '', type]) => [name, labels, type]);
+    expect(rows).toEqual(Object.entries(METRIC_DEFINITIONS).map(([name, definition]) => [name, definition.labelNames.join(','), definition.type]));
   });
 });

@@ -1,9 +1,15 @@
 // Which Bolt receiver the service builds: Socket Mode with an app-level token, HTTP mode otherwise.
+// And Socket Mode readiness with the real client: Bolt's SocketModeReceiver and its @slack/socket-mode
+// client connect over a real WebSocket to a local stand-in (apps.connections.open, RFC 6455 handshake,
+// Slack's `hello`). Connected only once `hello` arrived and while the socket is open; a dropped socket
+// or a refused reconnection reads as not connected until the client is back.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/app/logger.js';
-import { createSlackApp, type SlackHandlers } from '../../../src/slack/bolt.js';
+import { createSlackApp, type SlackApp, type SlackHandlers } from '../../../src/slack/bolt.js';
+import { waitFor } from '../../../src/testing/slack-requests.js';
+import { SocketModeStandin } from '../../../src/testing/socket-mode-standin.js';
 
 const handlers: SlackHandlers = {
   command: async () => ({ reply: { text: 'ok' } }),
@@ -15,7 +21,7 @@ const handlers: SlackHandlers = {
 const quiet = createLogger({ write: () => undefined });
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
+  for (const close of closers.splice(0).reverse()) await close();
 });
 
 describe('createSlackApp', () => {
@@ -48,5 +54,60 @@ describe('createSlackApp', () => {
     expect(slack.mode).toBe('http');
     expect(typeof slack.requestListener).toBe('function');
     expect(() => createSlackApp({ botToken: 'xoxb-test-token', logger: quiet, handlers })).toThrow(/SLACK_SIGNING_SECRET/);
+  });
+});
+
+const APP_TOKEN = 'xapp-1-A0OO-socket-test';
+
+async function socketApp(): Promise<{ standin: SocketModeStandin; slack: SlackApp }> {
+  const standin = await SocketModeStandin.start({ appToken: APP_TOKEN });
+  closers.push(() => standin.close());
+  // A short ping timeout makes the client's pause before reconnecting short too.
+  const slack = createSlackApp({ botToken: 'xoxb-test-token', appToken: APP_TOKEN, slackApiUrl: standin.apiUrl, logger: quiet, handlers, socketModePingTimeoutMs: 300 });
+  closers.push(() => slack.stop().catch(() => undefined));
+  return { standin, slack };
+}
+
+const connectedAgain = (slack: SlackApp) => waitFor('the Socket Mode connection to come back', () => (slack.socketMode!.check() === 'ok' ? true : undefined), 15_000);
+
+describe('Socket Mode health', () => {
+  it('is not connected before start, connected after Slack says hello, and not after stop', async () => {
+    const { standin, slack } = await socketApp();
+    expect(slack.socketMode).toBeDefined();
+    expect(slack.socketMode!.check()).toBe('not connected (not started)');
+    await slack.start();
+    expect(slack.socketMode!.check()).toBe('ok');
+    expect(slack.socketMode!.state).toBe('connected');
+    expect(standin.connections).toBe(1);
+    await slack.stop();
+    expect(slack.socketMode!.check()).toMatch(/^not connected \((disconnected|disconnecting)\)$/);
+  });
+
+  it('reads a dropped socket as not connected at once, and connected again once the client is back', async () => {
+    const { standin, slack } = await socketApp();
+    await slack.start();
+    standin.dropConnections();
+    await waitFor('the drop to be seen', () => (slack.socketMode!.check() !== 'ok' ? true : undefined), 5_000);
+    expect(slack.socketMode!.check()).toMatch(/^not connected/);
+    await connectedAgain(slack);
+    expect(standin.opened).toBeGreaterThanOrEqual(2);
+    expect(standin.connections).toBe(1);
+  });
+
+  it('stays not connected while Slack refuses new connections', async () => {
+    const { standin, slack } = await socketApp();
+    await slack.start();
+    standin.refuse(true);
+    standin.dropConnections();
+    const opened = standin.opened;
+    await waitFor('reconnection attempts to be refused', () => (standin.opened > opened ? true : undefined), 10_000);
+    expect(slack.socketMode!.check()).toMatch(/^not connected \((disconnected|reconnecting)\)$/);
+    standin.refuse(false);
+    await connectedAgain(slack);
+  });
+
+  it('is absent in HTTP mode (nothing to connect)', () => {
+    const slack = createSlackApp({ botToken: 'xoxb-test-token', signingSecret: 'secret', logger: quiet, handlers });
+    expect(slack.socketMode).toBeUndefined();
   });
 });
