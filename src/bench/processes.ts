@@ -3,8 +3,8 @@
  * limit, and a registry of what is still running so a signal can end exactly the processes the
  * benchmark started.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import type { ChildProcess } from 'node:child_process';
+import { runCommand, type CommandOutcome } from '../lab/commands.js';
 
 const live = new Set<ChildProcess>();
 
@@ -30,14 +30,7 @@ export function killTrackedChildren(signal: NodeJS.Signals = 'SIGTERM'): number 
   return count;
 }
 
-export interface MeasuredRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  timedOut: boolean;
-}
+export type MeasuredRun = CommandOutcome;
 
 export interface MeasuredOptions {
   env: NodeJS.ProcessEnv;
@@ -47,57 +40,19 @@ export interface MeasuredOptions {
   maxOutputBytes?: number;
 }
 
+/**
+ * The lab's runCommand, set up for a measured tool: every child is tracked (a signal to the benchmark
+ * ends exactly what it started), and wall time ends when the tool exits, its pipes cut 2 s later in
+ * case a daemon it left behind (ssh's ControlPersist master) holds them open.
+ */
 export function runMeasured(argv: readonly string[], options: MeasuredOptions): Promise<MeasuredRun> {
-  const [file, ...args] = argv;
-  if (!file) return Promise.reject(new Error('runMeasured needs a program'));
-  const cap = options.maxOutputBytes ?? 256 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(file, args, { env: options.env, cwd: options.cwd ?? '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    trackChild(child);
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let outBytes = 0;
-    let errBytes = 0;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs);
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outBytes < cap) out.push(chunk);
-      outBytes += chunk.length;
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (errBytes < cap) err.push(chunk);
-      errBytes += chunk.length;
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${file}: ${error.message}`));
-    });
-    // Wall time ends when the tool exits. A daemon it left behind (ssh's ControlPersist master) could
-    // hold the output pipes open: they are cut a little after the exit so the result is not held up.
-    let exitedAt: number | null = null;
-    child.once('exit', () => {
-      exitedAt = performance.now();
-      setTimeout(() => {
-        child.stdout.destroy();
-        child.stderr.destroy();
-      }, 2_000).unref();
-    });
-    child.once('close', (code, signal) => {
-      const wallMs = (exitedAt ?? performance.now()) - started;
-      clearTimeout(timer);
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        wallMs,
-        timedOut,
-      });
-    });
+  return runCommand(argv, {
+    env: options.env,
+    timeoutMs: options.timeoutMs,
+    cwd: options.cwd ?? '/',
+    maxOutputBytes: options.maxOutputBytes ?? 256 * 1024 * 1024,
+    onSpawn: trackChild,
+    releasePipesAfterExitMs: 2_000,
   });
 }
 

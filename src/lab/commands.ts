@@ -2,8 +2,9 @@
  * Running the lab's own commands (ip, nsenter, supervisorctl …) as argv arrays, never through a shell
  * string, each with a time limit and an output cap.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 
 export interface CommandOutcome {
   code: number | null;
@@ -11,6 +12,8 @@ export interface CommandOutcome {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** From spawn to the program's exit (not to its pipes closing). */
+  wallMs: number;
 }
 
 export interface CommandOptions {
@@ -19,6 +22,14 @@ export interface CommandOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   stdin?: string;
+  /** Called with the child as soon as it is spawned (e.g. to register it for a cleanup on signal). */
+  onSpawn?: (child: ChildProcess) => void;
+  /**
+   * Close the output pipes this long after the program exits, even if something it started still holds
+   * them (a daemon such as ssh's ControlPersist master), so the result is not held up. Default: wait for
+   * them, except after a timeout, when they are cut at once.
+   */
+  releasePipesAfterExitMs?: number;
 }
 
 /**
@@ -46,11 +57,13 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const maxOutputBytes = opts.maxOutputBytes ?? 8 * 1024 * 1024;
   return new Promise((resolve, reject) => {
+    const started = performance.now();
     const child = spawn(file, args, {
       stdio: [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       cwd: opts.cwd ?? '/',
     });
+    opts.onSpawn?.(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outBytes = 0;
@@ -77,6 +90,7 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
       reject(new Error(`cannot run ${describe(argv)}: ${error.message}`));
     });
     let settled = false;
+    let exitedAt: number | undefined;
     const finish = (code: number | null, signal: NodeJS.Signals | null) => {
       if (settled) return;
       settled = true;
@@ -87,15 +101,22 @@ export function runCommand(argv: readonly string[], opts: CommandOptions = {}): 
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         timedOut,
+        wallMs: (exitedAt ?? performance.now()) - started,
       });
+    };
+    const releasePipes = () => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
     };
     child.once('close', finish);
     child.once('exit', (code, signal) => {
+      exitedAt = performance.now();
       // A killed nsenter leaves the program it forked holding our pipes: do not wait for them to close.
       if (timedOut) {
-        child.stdout?.destroy();
-        child.stderr?.destroy();
+        releasePipes();
         finish(code, signal);
+      } else if (opts.releasePipesAfterExitMs !== undefined) {
+        setTimeout(releasePipes, opts.releasePipesAfterExitMs).unref();
       }
     });
   });
