@@ -46,7 +46,17 @@ import {
   type VariantReport,
 } from './report.js';
 import { buildStepsScript } from './script.js';
-import { runAnsible, runAnsiblePlaybook, runFloor, runPssh, writeAnsibleSetup, writePsshHosts, type FleetContext, type ToolRun } from './tools.js';
+import {
+  missingBenchTools,
+  runAnsible,
+  runAnsiblePlaybook,
+  runFloor,
+  runPssh,
+  writeAnsibleSetup,
+  writePsshHosts,
+  type FleetContext,
+  type ToolRun,
+} from './tools.js';
 
 const execFileAsync = promisify(execFile);
 /** USER_HZ: /proc/stat counts in these; 100 on every Linux architecture the lab runs on. */
@@ -187,22 +197,6 @@ async function toolVersion(argv: string[]): Promise<string> {
   }
 }
 
-async function requireTools(): Promise<void> {
-  const missing: string[] = [];
-  for (const [program, pkg] of [
-    ['ansible', 'ansible-core'],
-    ['parallel-ssh', 'pssh'],
-    ['ssh', 'openssh-client'],
-  ] as const) {
-    try {
-      await execFileAsync('sh', ['-c', 'command -v "$1"', 'sh', program], { timeout: 10_000 });
-    } catch {
-      missing.push(`${program} (apt-get install ${pkg})`);
-    }
-  }
-  if (missing.length > 0) throw new Error(`the benchmark needs programs that are missing: ${missing.join(', ')}`);
-}
-
 export interface FleetRunOptions extends Omit<FleetArgs, 'help'> {
   log: Log;
   /** Aborting stops the run between two measurements (cleanup still runs). */
@@ -215,7 +209,8 @@ export async function runFleetBenchmark(options: FleetRunOptions): Promise<Fleet
   const { log } = options;
   const startedAt = new Date();
   const loadBefore = os.loadavg();
-  await requireTools();
+  const missing = await missingBenchTools();
+  if (missing.length > 0) throw new Error(`the benchmark needs what is missing: ${missing.join('; ')}`);
   const n = options.hosts;
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'oo-bench-'));
   let lab: Lab | null = null;

@@ -15,6 +15,7 @@ import { runMeasured } from './processes.js';
 import { UsageError, VARIANT_IDS, type VariantId } from './report.js';
 import { intOption, jsonOutOption, machineInfo, markdownTable, parseStringOptions } from './stats.js';
 import { renderLineChart } from './svg.js';
+import { missingBenchTools } from './tools.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FLEET_SCRIPT = path.join(HERE, 'fleet.js');
@@ -27,7 +28,8 @@ export const GROWTH_USAGE = `usage: node dist/bench/growth.js [--sizes N,N,…] 
   --replot        run nothing: read the growth-fleet-<N>.json already written and redo the table and plot
   --json-out FILE default bench/results/growth.json; the Markdown table (.md) and the plot (.svg)
                   go next to it; each size's fleet result goes next to it as growth-fleet-<N>.json/.md
-Needs what bench:fleet needs (root, the lab's Debian packages, ansible-core, pssh). Exit 0: every
+Needs what bench:fleet needs (root, the lab's Debian packages, ansible with
+its ansible.posix collection, pssh). Exit 0: every
 size measured and valid; 1: some size failed or was void; 2: bad usage.`;
 
 export interface GrowthArgs {
@@ -183,6 +185,11 @@ export async function runGrowthBenchmark(args: GrowthArgs, context: BenchContext
   const dir = path.dirname(path.resolve(args.jsonOut));
   const points: GrowthPoint[] = [];
   const fleets: FleetReport[] = [];
+  if (!args.replot) {
+    // Named here, before the first size: otherwise each size's fleet child would fail on it in turn.
+    const missing = await missingBenchTools();
+    if (missing.length > 0) throw new Error(`the fleet benchmark needs what is missing: ${missing.join('; ')}`);
+  }
   for (const hosts of args.sizes) {
     if (context.signal.aborted) throw new Error('interrupted');
     const fleetJson = path.join(dir, `growth-fleet-${hosts}.json`);

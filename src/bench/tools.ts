@@ -5,9 +5,11 @@
  * playbook runs the same commands as tasks of their own. Each reports per host whether every step
  * finished with exit 0 and what the steps printed classifies as the floor's run does.
  */
+import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 
 import type { DiagnosisRunbook } from '../diagnosis/diagnose.js';
@@ -57,6 +59,66 @@ function outcomeFromScript(context: FleetContext, host: string, text: string): H
   const parsed = parseStepsOutput(text, context.nonce, context.expectedIds);
   if (!parsed.ok) return failedOutcome(host, parsed.error);
   return outcomeFromOutputs(host, context.expectedIds, parsed.steps, context.runbook);
+}
+
+// ---------------------------------------------------------------- pre-flight
+
+const execFileAsync = promisify(execFile);
+
+/** The programs the comparison variants run, each with the Debian package that provides it. */
+const BENCH_PROGRAMS = [
+  ['ansible', 'ansible-core'],
+  ['ansible-playbook', 'ansible-core'],
+  ['ansible-doc', 'ansible-core'],
+  ['parallel-ssh', 'pssh'],
+  ['ssh', 'openssh-client'],
+] as const;
+
+/**
+ * The stdout callback both Ansible variants are read through. ansible-core alone has no json callback
+ * (its `json` is a redirect to this one); Debian's `ansible` package carries the ansible.posix collection.
+ */
+export const ANSIBLE_JSON_CALLBACK = 'ansible.posix.json';
+const ANSIBLE_JSON_CALLBACK_PACKAGE = 'ansible';
+
+/**
+ * Whether `ansible-doc -t callback -j NAME` documented the plugin: it prints `{}` (and exits 0) for a
+ * plugin it cannot find, and an object keyed by the plugin's name for one it can.
+ */
+export function ansibleDocHasPlugin(stdout: string, name: string): boolean {
+  try {
+    const document = JSON.parse(stdout) as unknown;
+    return typeof document === 'object' && document !== null && name in document;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the benchmark needs and does not find, each named with the package to install (empty when
+ * nothing is missing), checked before any lab host is built so a run never fails inside a variant.
+ */
+export async function missingBenchTools(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  const missing: string[] = [];
+  const found = new Set<string>();
+  for (const [program, pkg] of BENCH_PROGRAMS) {
+    try {
+      await execFileAsync('sh', ['-c', 'command -v "$1"', 'sh', program], { env, timeout: 10_000 });
+      found.add(program);
+    } catch {
+      missing.push(`the program ${program} (apt-get install ${pkg})`);
+    }
+  }
+  if (found.has('ansible-doc')) {
+    const plugin = `ansible's stdout callback ${ANSIBLE_JSON_CALLBACK} (apt-get install ${ANSIBLE_JSON_CALLBACK_PACKAGE})`;
+    try {
+      const { stdout } = await execFileAsync('ansible-doc', ['-t', 'callback', '-j', ANSIBLE_JSON_CALLBACK], { env, timeout: 120_000 });
+      if (!ansibleDocHasPlugin(stdout, ANSIBLE_JSON_CALLBACK)) missing.push(plugin);
+    } catch (error) {
+      missing.push(`${plugin}: ansible-doc failed: ${firstLine((error as Error).message)}`);
+    }
+  }
+  return missing;
 }
 
 // ---------------------------------------------------------------- floor
@@ -143,7 +205,7 @@ export async function writeAnsibleSetup(context: FleetContext, forks: number): P
       '[defaults]',
       `forks = ${forks}`,
       'host_key_checking = True',
-      'stdout_callback = json',
+      `stdout_callback = ${ANSIBLE_JSON_CALLBACK}`,
       'bin_ansible_callbacks = True',
       'retry_files_enabled = False',
       'nocolor = True',

@@ -12,8 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outcomeFromOutputs } from '../../../src/bench/outcome.js';
 import { ansibleRawArgument, buildRawTasksPlaybook, buildStepsScript } from '../../../src/bench/script.js';
 import {
+  ansibleEnvironment,
   ansiblePlaybookArgv,
   ansibleTaskOutcomes,
+  missingBenchTools,
   rawTaskOutput,
   writeAnsibleSetup,
   type AnsibleHostResult,
@@ -143,6 +145,34 @@ describe('the playbook of one raw task per step', () => {
     }
     // The joined-script variant's `-a` argument passes the same way.
     expect(read.adhoc).toBe(fleet.script);
+  });
+});
+
+describe("this machine's Ansible", () => {
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'oo-bench-ansible-run-'));
+  });
+
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('has everything the benchmark needs (the pre-flight finds nothing missing)', async () => {
+    expect(await missingBenchTools()).toEqual([]);
+  });
+
+  it("runs with the benchmark's ansible.cfg and prints the json document its readers expect", async () => {
+    // The benchmark's own configuration, run against this machine (local connection) instead of a lab host.
+    const setup = await writeAnsibleSetup(context(dir, ['h1']), 1);
+    const { stdout } = await execFileAsync(
+      'ansible',
+      ['all', '-i', setup.inventory, '-m', 'raw', '-a', 'printf ready', '-e', 'ansible_connection=local'],
+      { env: ansibleEnvironment(setup, path.join(dir, 'cp'), 'OO_BENCH_TEST=1'), timeout: 120_000, maxBuffer: 4 * 1024 * 1024 },
+    );
+    const document = JSON.parse(stdout.slice(stdout.search(/^\{/m))) as { plays: { tasks: { hosts: Record<string, TaskResult> }[] }[] };
+    expect(document.plays[0]!.tasks[0]!.hosts.h1).toMatchObject({ rc: 0, stdout: 'ready' });
   });
 });
 
